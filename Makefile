@@ -1,0 +1,133 @@
+# Stepwise — a Rollout controller with Deployment semantics.
+# `make help` lists the targets.
+
+# Tool versions. The cluster components' versions live in test/cluster/tools/go.mod
+# (Kubernetes v1.37.0, etcd as Kubernetes pins it).
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KWOK_VERSION ?= v0.8.0
+
+IMG ?= stepwise-controller:latest
+LOCALBIN := $(CURDIR)/.local/bin
+CLUSTER_DIR := $(CURDIR)/.local/cluster
+LOCAL_KUBECONFIG := $(CURDIR)/.local/kubeconfig
+CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+KWOK := $(LOCALBIN)/kwok-$(KWOK_VERSION)
+# The cluster binaries are rebuilt only when the tools module's go.mod/go.sum change.
+CLUSTER_TOOLS_STAMP := $(LOCALBIN)/.cluster-tools-$(shell cat test/cluster/tools/go.mod test/cluster/tools/go.sum | sha256sum | cut -c1-16)
+GO_TEST_FLAGS ?= -timeout 45m
+
+export STEPWISE_BIN_DIR := $(LOCALBIN)
+export CONTROLLER_GEN
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show the targets.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate the CRD and the ClusterRole from kubebuilder markers.
+	$(CONTROLLER_GEN) rbac:roleName=stepwise-controller crd:generateEmbeddedObjectMeta=true paths="./api/..." paths="./internal/..." \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods of the API types.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: fmt
+fmt: ## go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## go vet.
+	go vet ./...
+
+##@ Test
+
+.PHONY: test
+test: tools vet ## Everything: unit tests, generated-file check, integration tests on the local cluster.
+	go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: test-unit
+test-unit: ## Pure packages only, no cluster.
+	go test ./api/... ./internal/planner/... ./internal/revision/... ./internal/status/...
+
+##@ Build
+
+.PHONY: build
+build: ## Build bin/stepwise-controller.
+	go build -o bin/stepwise-controller ./cmd/manager
+
+.PHONY: run
+run: ## Run the controller against $KUBECONFIG, or against the local cluster (started, CRDs installed) when KUBECONFIG is unset.
+ifeq ($(KUBECONFIG),)
+	$(MAKE) cluster-up install KUBECONFIG=$(LOCAL_KUBECONFIG)
+	KUBECONFIG=$(LOCAL_KUBECONFIG) go run ./cmd/manager --health-probe-bind-address=127.0.0.1:0 --zap-log-level=2
+else
+	go run ./cmd/manager --health-probe-bind-address=127.0.0.1:0 --zap-log-level=2
+endif
+
+.PHONY: docker-build
+docker-build: ## Build the controller image (needs a container engine).
+	docker build -t $(IMG) .
+
+##@ Local cluster
+
+.PHONY: cluster-up
+cluster-up: tools ## Start the local cluster in the background (idempotent); kubeconfig at .local/kubeconfig.
+	go run ./test/cluster/localcluster up -dir $(CLUSTER_DIR) -kubeconfig $(LOCAL_KUBECONFIG)
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local cluster and remove its data.
+	go run ./test/cluster/localcluster down -dir $(CLUSTER_DIR)
+
+##@ Deployment
+
+.PHONY: install
+install: ## Install the CRDs into the cluster of the current KUBECONFIG.
+	kubectl apply --server-side --force-conflicts -f config/crd/bases
+
+.PHONY: uninstall
+uninstall: ## Remove the CRDs (and every Rollout) from the cluster of the current KUBECONFIG.
+	kubectl delete --ignore-not-found -f config/crd/bases
+
+.PHONY: deploy
+deploy: ## Deploy the controller (CRDs, RBAC, Deployment) to the cluster of the current KUBECONFIG.
+	kubectl apply --server-side --force-conflicts -k config/default
+
+.PHONY: undeploy
+undeploy: ## Remove what deploy created.
+	kubectl delete --ignore-not-found -k config/default
+
+.PHONY: build-installer
+build-installer: ## Render the single install manifest dist/install.yaml from config/default.
+	mkdir -p dist
+	kubectl kustomize config/default > dist/install.yaml
+
+##@ Tools
+
+.PHONY: tools
+tools: $(CONTROLLER_GEN) $(KWOK) $(CLUSTER_TOOLS_STAMP) ## Build controller-gen, kwok and the cluster components into .local/bin.
+
+$(CONTROLLER_GEN):
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	mv $(LOCALBIN)/controller-gen $@
+
+$(KWOK):
+	mkdir -p $(LOCALBIN)
+	rm -f $(LOCALBIN)/kwok
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kwok/cmd/kwok@$(KWOK_VERSION)
+	mv $(LOCALBIN)/kwok $@
+	ln -sf $(notdir $@) $(LOCALBIN)/kwok
+
+$(CLUSTER_TOOLS_STAMP): test/cluster/tools/go.mod test/cluster/tools/go.sum
+	mkdir -p $(LOCALBIN)
+	cd test/cluster/tools && go build -trimpath -ldflags=-s -o $(LOCALBIN)/ ./...
+	rm -f $(LOCALBIN)/.cluster-tools-*
+	touch $@

@@ -1,0 +1,194 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// RolloutStrategyType names how old pods are replaced by new ones.
+// +kubebuilder:validation:Enum=RollingUpdate;Recreate
+type RolloutStrategyType string
+
+const (
+	// RecreateRolloutStrategyType kills all old pods before new ones are created.
+	RecreateRolloutStrategyType RolloutStrategyType = "Recreate"
+	// RollingUpdateRolloutStrategyType replaces old pods with new ones gradually,
+	// bounded by maxSurge and maxUnavailable.
+	RollingUpdateRolloutStrategyType RolloutStrategyType = "RollingUpdate"
+)
+
+// DefaultMaxSurge and DefaultMaxUnavailable apply when rollingUpdate or one of its fields is
+// absent, as for a Deployment.
+var (
+	DefaultMaxSurge       = intstr.FromString("25%")
+	DefaultMaxUnavailable = intstr.FromString("25%")
+)
+
+// RolloutSpec is the desired state of a Rollout. It has the fields of an apps/v1 DeploymentSpec,
+// with the same names, types and defaults, so a Deployment manifest becomes a Rollout by
+// changing only apiVersion and kind.
+type RolloutSpec struct {
+	// Number of desired pods. Defaults to 1.
+	// +optional
+	// +kubebuilder:default=1
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// Label query over pods that should match the replica count. It must match the pod
+	// template's labels.
+	Selector *metav1.LabelSelector `json:"selector"`
+
+	// Template describes the pods that will be created.
+	Template corev1.PodTemplateSpec `json:"template"`
+
+	// The rollout strategy to use to replace existing pods with new ones.
+	// +optional
+	// +kubebuilder:default={type: RollingUpdate}
+	Strategy RolloutStrategy `json:"strategy,omitempty"`
+
+	// Minimum number of seconds for which a newly created pod should be ready without any of
+	// its containers crashing, for it to be considered available. Defaults to 0.
+	// +optional
+	MinReadySeconds int32 `json:"minReadySeconds,omitempty"`
+
+	// The number of old ReplicaSets to retain to allow rollback. Defaults to 10.
+	// +optional
+	// +kubebuilder:default=10
+	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
+
+	// Indicates that the rollout is paused: no new revision is rolled out while it is set,
+	// scaling still applies.
+	// +optional
+	Paused bool `json:"paused,omitempty"`
+
+	// The maximum time in seconds for a rollout to make progress before it is considered
+	// failed (condition Progressing=False, reason ProgressDeadlineExceeded). Defaults to 600.
+	// +optional
+	// +kubebuilder:default=600
+	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
+}
+
+// RolloutStrategy describes how to replace existing pods with new ones.
+type RolloutStrategy struct {
+	// Type of rollout: "Recreate" or "RollingUpdate". Default is RollingUpdate.
+	// +optional
+	// +kubebuilder:default=RollingUpdate
+	Type RolloutStrategyType `json:"type,omitempty"`
+
+	// Rolling update parameters, present only when type is RollingUpdate. When absent, a
+	// RollingUpdate uses maxSurge 25% and maxUnavailable 25%.
+	// +optional
+	RollingUpdate *RollingUpdateRollout `json:"rollingUpdate,omitempty"`
+}
+
+// RollingUpdateRollout bounds a rolling update.
+type RollingUpdateRollout struct {
+	// The maximum number of pods that can be unavailable during the update: an absolute
+	// number or a percentage of desired pods, rounded down. Defaults to 25%.
+	// +optional
+	// +kubebuilder:default="25%"
+	// +kubebuilder:validation:XIntOrString
+	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
+
+	// The maximum number of pods that can be scheduled above the desired number of pods: an
+	// absolute number or a percentage of desired pods, rounded up. Defaults to 25%.
+	// +optional
+	// +kubebuilder:default="25%"
+	// +kubebuilder:validation:XIntOrString
+	MaxSurge *intstr.IntOrString `json:"maxSurge,omitempty"`
+}
+
+// RolloutStatus is the observed state of a Rollout. Its counters mean what a DeploymentStatus's
+// counters mean.
+type RolloutStatus struct {
+	// The generation observed by the controller, set after a successful sync.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Total number of non-terminating pods targeted by this Rollout (their labels match the
+	// selector).
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+
+	// Total number of non-terminating pods targeted by this Rollout that have the desired
+	// template spec.
+	// +optional
+	UpdatedReplicas int32 `json:"updatedReplicas,omitempty"`
+
+	// Total number of non-terminating pods targeted by this Rollout with a Ready condition.
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+
+	// Total number of available non-terminating pods (ready for at least minReadySeconds).
+	// +optional
+	AvailableReplicas int32 `json:"availableReplicas,omitempty"`
+
+	// Total number of unavailable pods targeted by this Rollout: pods still needed for it to
+	// have 100% available capacity.
+	// +optional
+	UnavailableReplicas int32 `json:"unavailableReplicas,omitempty"`
+
+	// Total number of terminating pods targeted by this Rollout, when the ReplicaSets report
+	// it.
+	// +optional
+	TerminatingReplicas *int32 `json:"terminatingReplicas,omitempty"`
+
+	// The latest available observations of the Rollout's state.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// Count of hash collisions for the Rollout, used as a salt when the name of the newest
+	// ReplicaSet is computed.
+	// +optional
+	CollisionCount *int32 `json:"collisionCount,omitempty"`
+
+	// The label selector of the pods, in string form, for the scale subresource (kubectl
+	// scale, HorizontalPodAutoscaler).
+	// +optional
+	Selector string `json:"selector,omitempty"`
+
+	// The revision number of the ReplicaSet that runs the current pod template.
+	// +optional
+	CurrentRevision int64 `json:"currentRevision,omitempty"`
+
+	// Ready pods over desired pods ("2/3"), the READY column of kubectl get.
+	// +optional
+	Ready string `json:"ready,omitempty"`
+}
+
+// Rollout keeps a set of pods running one pod template, replacing them revision by revision
+// the way a Deployment does, with its progress kept in the cluster.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector
+// +kubebuilder:resource:shortName=sro,categories=all
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.ready`
+// +kubebuilder:printcolumn:name="Up-to-date",type=integer,JSONPath=`.status.updatedReplicas`
+// +kubebuilder:printcolumn:name="Available",type=integer,JSONPath=`.status.availableReplicas`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Containers",type=string,JSONPath=`.spec.template.spec.containers[*].name`,priority=1
+// +kubebuilder:printcolumn:name="Images",type=string,JSONPath=`.spec.template.spec.containers[*].image`,priority=1
+// +kubebuilder:printcolumn:name="Selector",type=string,JSONPath=`.status.selector`,priority=1
+type Rollout struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   RolloutSpec   `json:"spec,omitempty"`
+	Status RolloutStatus `json:"status,omitempty"`
+}
+
+// RolloutList is a list of Rollouts.
+// +kubebuilder:object:root=true
+type RolloutList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Rollout `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Rollout{}, &RolloutList{})
+}
