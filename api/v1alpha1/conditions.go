@@ -10,6 +10,9 @@ const (
 	// ConditionReplicaFailure is True when a ReplicaSet of the Rollout fails to create or
 	// delete pods; it is copied from the ReplicaSet.
 	ConditionReplicaFailure = "ReplicaFailure"
+	// ConditionInvalidSpec is True while the spec cannot be acted on; its message names the
+	// field. The controller does not retry until the spec changes.
+	ConditionInvalidSpec = "InvalidSpec"
 )
 
 // Reasons of the conditions above, worded as the Deployment controller words them.
@@ -32,6 +35,8 @@ const (
 	ReasonRolloutPaused = "RolloutPaused"
 	// ReasonRolloutResumed: spec.paused was cleared.
 	ReasonRolloutResumed = "RolloutResumed"
+	// ReasonInvalidSpec: InvalidSpec=True.
+	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonReplicaSetCreateError: creating the ReplicaSet of the new revision failed.
 	ReasonReplicaSetCreateError = "ReplicaSetCreateError"
 )
@@ -50,6 +55,9 @@ const (
 	MaxReplicasAnnotation = "stepwise.dev/max-replicas"
 	// ChangeCauseAnnotation is kubectl's record of why a revision was made.
 	ChangeCauseAnnotation = "kubernetes.io/change-cause"
+	// RollbackRequestAnnotation asks the controller to roll the Rollout back to the revision
+	// it names ("0" or "" for the previous one); the controller clears it once handled.
+	RollbackRequestAnnotation = "stepwise.dev/rollback-to"
 	// PodTemplateHashLabel tells the ReplicaSets of one Rollout apart.
 	PodTemplateHashLabel = "pod-template-hash"
 )

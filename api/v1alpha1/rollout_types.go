@@ -155,6 +155,11 @@ type RolloutStatus struct {
 	// +optional
 	CurrentRevision int64 `json:"currentRevision,omitempty"`
 
+	// When the rollout last made progress (a Deployment keeps this as its Progressing
+	// condition's lastUpdateTime); the progress deadline counts from it.
+	// +optional
+	LastProgressTime *metav1.Time `json:"lastProgressTime,omitempty"`
+
 	// Ready pods over desired pods ("2/3"), the READY column of kubectl get.
 	// +optional
 	Ready string `json:"ready,omitempty"`

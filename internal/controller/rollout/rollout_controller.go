@@ -4,54 +4,151 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/planner"
+	"github.com/stepwise-dev/stepwise/internal/status"
 )
 
 // Reconciler reconciles Rollouts.
 type Reconciler struct {
+	// Client reads from the manager's cache and writes to the API server.
 	client.Client
+	// APIReader reads past the cache, for the few decisions a stale cache must not make.
+	APIReader client.Reader
+	Recorder  recorder.EventRecorder
+	Clock     clock.PassiveClock
 }
 
-// NewReconciler returns a Reconciler using the manager's cached client.
+// NewReconciler returns a Reconciler wired to the manager.
 func NewReconciler(mgr ctrl.Manager) *Reconciler {
-	return &Reconciler{Client: mgr.GetClient()}
+	return &Reconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("stepwise-controller"),
+		Clock:     clock.RealClock{},
+	}
 }
 
 // +kubebuilder:rbac:groups=stepwise.dev,resources=rollouts,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stepwise.dev,resources=rollouts/status,verbs=get;patch
+// +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile observes a Rollout and publishes its selector for the scale subresource.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+// Reconcile brings a Rollout's ReplicaSets one step closer to its spec and records its status.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	ro := &stepwisev1alpha1.Rollout{}
 	if err := r.Get(ctx, req.NamespacedName, ro); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	selector, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector)
-	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("parsing spec.selector: %w", err)
+	if !ro.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // owner references garbage-collect the ReplicaSets
 	}
 	before := ro.DeepCopy()
-	ro.Status.Selector = selector.String()
-	if ro.Status.Selector == before.Status.Selector {
-		return ctrl.Result{}, nil
+	synced := false
+	defer func() { // the only place status is written
+		if err := r.patchStatus(ctx, before, ro, synced); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+	now := r.Clock.Now()
+
+	params, err := planner.Resolve(ro)
+	if err != nil {
+		return ctrl.Result{}, r.markInvalid(ro, err)
 	}
-	if err := r.Status().Patch(ctx, ro, client.MergeFrom(before)); err != nil {
-		return ctrl.Result{}, fmt.Errorf("patching status: %w", err)
+	snap, err := r.snapshot(ctx, ro)
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("building snapshot: %w", err)
 	}
-	return ctrl.Result{}, nil
+	snap.Now = now
+	plan, err := planner.For(snap)
+	if err != nil {
+		return ctrl.Result{}, r.markInvalid(ro, err)
+	}
+	ctrl.LoggerFrom(ctx).V(4).Info("Planned", "kind", plan.Kind, "create", plan.CreateNew != nil, "scale", plan.Scale, "delete", len(plan.Delete))
+	created, err := r.apply(ctx, ro, snap, &plan)
+	if errors.Is(err, errNotYetCached) {
+		return ctrl.Result{}, nil // its watch event brings us back once the cache has it
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	ro.Status = status.Compute(plan.StatusInput(ro, params, created, now))
+	synced = true
+	return ctrl.Result{RequeueAfter: status.RequeueAfter(ro, &ro.Status, plan.AllRSs, params.Replicas, now)}, nil
 }
 
-// SetupWithManager registers the reconciler and its watches.
+// markInvalid records a spec the controller cannot act on; retrying will not help until the
+// spec changes (which starts a new reconcile).
+func (r *Reconciler) markInvalid(ro *stepwisev1alpha1.Rollout, err error) error {
+	var invalid *planner.InvalidSpecError
+	if !errors.As(err, &invalid) {
+		return err
+	}
+	status.MarkInvalidSpec(ro, err, r.Clock.Now())
+	r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, stepwisev1alpha1.ReasonInvalidSpec, "Validating", "%s", err.Error())
+	return reconcile.TerminalError(err)
+}
+
+// patchStatus writes the status once, through the status subresource, only when it changed.
+// observedGeneration moves only when the reconcile synced.
+func (r *Reconciler) patchStatus(ctx context.Context, before, ro *stepwisev1alpha1.Rollout, synced bool) error {
+	if !synced {
+		ro.Status.ObservedGeneration = before.Status.ObservedGeneration
+	}
+	if equality.Semantic.DeepEqual(before.Status, ro.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, ro, client.MergeFrom(before)); err != nil {
+		return fmt.Errorf("patching status: %w", client.IgnoreNotFound(err))
+	}
+	return nil
+}
+
+// SetupWithManager registers the reconciler and its watches: Rollouts, and ReplicaSets, which
+// wake the Rollout that controls them or, for an orphan, every Rollout that could adopt it.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&stepwisev1alpha1.Rollout{}).
-		Owns(&appsv1.ReplicaSet{}).
+		Watches(&appsv1.ReplicaSet{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsForReplicaSet),
+			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Complete(r)
+}
+
+// rolloutsForReplicaSet maps a ReplicaSet to the Rollouts that must look at it.
+func (r *Reconciler) rolloutsForReplicaSet(ctx context.Context, obj client.Object) []reconcile.Request {
+	if ref := metav1.GetControllerOf(obj); ref != nil {
+		if ref.APIVersion != stepwisev1alpha1.GroupVersion.String() || ref.Kind != "Rollout" {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: ref.Name}}}
+	}
+	rollouts := &stepwisev1alpha1.RolloutList{}
+	if err := r.List(ctx, rollouts, client.InNamespace(obj.GetNamespace())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing Rollouts for an orphaned ReplicaSet", "ReplicaSet", client.ObjectKeyFromObject(obj))
+		return nil
+	}
+	var requests []reconcile.Request
+	for i := range rollouts.Items {
+		if selects(&rollouts.Items[i], obj.GetLabels()) {
+			requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&rollouts.Items[i])})
+		}
+	}
+	return requests
 }

@@ -1,0 +1,130 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/planner"
+	"github.com/stepwise-dev/stepwise/internal/revision"
+)
+
+// errNotYetCached: the new ReplicaSet exists but the cache has not seen it yet.
+var errNotYetCached = errors.New("the new ReplicaSet exists but is not in the cache yet")
+
+// apply carries out a plan in order: create or update the new ReplicaSet, scale, prune. It
+// reports whether it created the new ReplicaSet. Writes to ReplicaSets carry their
+// resourceVersion, so a conflict with another writer fails and the reconcile is retried.
+func (r *Reconciler) apply(ctx context.Context, ro *stepwisev1alpha1.Rollout, snap planner.Snapshot, plan *planner.Plan) (created bool, err error) {
+	log := ctrl.LoggerFrom(ctx)
+	// live holds each ReplicaSet as last read or written (the planner changed only its own
+	// copies): the base of the next patch.
+	live := map[string]*appsv1.ReplicaSet{}
+	for _, rs := range append(snap.Old, snap.New) {
+		if rs != nil {
+			live[rs.Name] = rs
+		}
+	}
+	if rs := plan.CreateNew.DeepCopy(); rs != nil {
+		if err := r.createNewReplicaSet(ctx, ro, rs); err != nil {
+			return false, err
+		}
+		live[rs.Name] = rs
+		created = true
+	}
+	if rs := plan.UpdateNew.DeepCopy(); rs != nil {
+		log.V(2).Info("Updating ReplicaSet annotations", "ReplicaSet", klog.KObj(rs), "revision", rs.Annotations[stepwisev1alpha1.RevisionAnnotation])
+		rs.Spec.Replicas = live[rs.Name].Spec.Replicas // sizes change only through scale steps
+		if err := r.Update(ctx, rs); err != nil {
+			return created, fmt.Errorf("updating ReplicaSet %s: %w", klog.KObj(rs), err)
+		}
+		live[rs.Name] = rs
+	}
+	for _, step := range plan.Scale {
+		scaled, err := r.scale(ctx, ro, live[step.ReplicaSet], step)
+		if err != nil {
+			return created, err
+		}
+		live[step.ReplicaSet] = scaled
+	}
+	for _, rs := range plan.Delete {
+		log.V(2).Info("Deleting old ReplicaSet beyond revisionHistoryLimit", "ReplicaSet", klog.KObj(rs), "revision", revision.Of(rs))
+		err := r.Delete(ctx, rs, client.Preconditions{UID: &rs.UID, ResourceVersion: &rs.ResourceVersion})
+		if client.IgnoreNotFound(err) != nil {
+			return created, fmt.Errorf("deleting ReplicaSet %s: %w", klog.KObj(rs), err)
+		}
+	}
+	return created, nil
+}
+
+// scale patches a ReplicaSet's replicas and size annotations, and records an event when the
+// size changes.
+func (r *Reconciler) scale(ctx context.Context, ro *stepwisev1alpha1.Rollout, base *appsv1.ReplicaSet, step planner.ScaleStep) (*appsv1.ReplicaSet, error) {
+	ctrl.LoggerFrom(ctx).V(2).Info("Scaling ReplicaSet", "ReplicaSet", klog.KObj(base), "from", step.From, "to", step.To, "reason", step.Reason)
+	scaled := base.DeepCopy()
+	scaled.Spec.Replicas = ptr.To(step.To)
+	if scaled.Annotations == nil {
+		scaled.Annotations = map[string]string{}
+	}
+	scaled.Annotations[stepwisev1alpha1.DesiredReplicasAnnotation] = fmt.Sprint(step.DesiredReplicas)
+	scaled.Annotations[stepwisev1alpha1.MaxReplicasAnnotation] = fmt.Sprint(step.MaxReplicas)
+	if err := r.Patch(ctx, scaled, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return nil, fmt.Errorf("scaling ReplicaSet %s to %d: %w", klog.KObj(base), step.To, err)
+	}
+	if step.From != step.To {
+		r.Recorder.Eventf(ro, scaled, corev1.EventTypeNormal, "ScalingReplicaSet", "Scaling",
+			"Scaled %s replica set %s to %d", step.Direction(), scaled.Name, step.To)
+	}
+	return scaled, nil
+}
+
+// createNewReplicaSet creates the ReplicaSet of the current template. Its name derives from the
+// template hash, so a second attempt after a stale read finds the first instead of making a
+// twin: an existing ReplicaSet that is ours with this template means the cache is behind; one
+// with another template is a hash collision, resolved by bumping status.collisionCount (a new
+// name next time).
+func (r *Reconciler) createNewReplicaSet(ctx context.Context, ro *stepwisev1alpha1.Rollout, rs *appsv1.ReplicaSet) error {
+	log := ctrl.LoggerFrom(ctx)
+	log.V(2).Info("Creating ReplicaSet", "ReplicaSet", klog.KObj(rs), "replicas", *rs.Spec.Replicas, "revision", rs.Annotations[stepwisev1alpha1.RevisionAnnotation])
+	err := r.Create(ctx, rs)
+	switch {
+	case err == nil:
+		if *rs.Spec.Replicas > 0 {
+			r.Recorder.Eventf(ro, rs, corev1.EventTypeNormal, "ScalingReplicaSet", "Scaling", "Scaled up replica set %s to %d", rs.Name, *rs.Spec.Replicas)
+		}
+		return nil
+	case apierrors.IsAlreadyExists(err):
+		existing := &appsv1.ReplicaSet{}
+		if getErr := r.APIReader.Get(ctx, client.ObjectKeyFromObject(rs), existing); getErr != nil {
+			return fmt.Errorf("reading existing ReplicaSet %s: %w", klog.KObj(rs), getErr)
+		}
+		if ref := metav1.GetControllerOf(existing); ref != nil && ref.UID == ro.UID && revision.EqualIgnoreHash(&ro.Spec.Template, &existing.Spec.Template) {
+			return errNotYetCached
+		}
+		count := ptr.Deref(ro.Status.CollisionCount, 0) + 1
+		log.V(2).Info("Hash collision: bumping collisionCount", "ReplicaSet", klog.KObj(rs), "collisionCount", count)
+		ro.Status.CollisionCount = &count
+		return fmt.Errorf("ReplicaSet %s exists with another template (hash collision): %w", klog.KObj(rs), err)
+	case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+		return err
+	default:
+		msg := fmt.Sprintf("Failed to create new replica set %q: %v", rs.Name, err)
+		meta.SetStatusCondition(&ro.Status.Conditions, metav1.Condition{
+			Type: stepwisev1alpha1.ConditionProgressing, Status: metav1.ConditionFalse,
+			Reason: stepwisev1alpha1.ReasonReplicaSetCreateError, Message: msg, ObservedGeneration: ro.Generation,
+		})
+		r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, stepwisev1alpha1.ReasonReplicaSetCreateError, "Creating", "%s", msg)
+		return fmt.Errorf("creating ReplicaSet %s: %w", klog.KObj(rs), err)
+	}
+}

@@ -1,0 +1,128 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/planner"
+	"github.com/stepwise-dev/stepwise/internal/revision"
+)
+
+// snapshot reads the Rollout's ReplicaSets from the cache, adopting matching orphans and
+// releasing its own that no longer match (ControllerRef semantics; ReplicaSets controlled by
+// anything else are never touched), and splits them into the new one and the old ones.
+func (r *Reconciler) snapshot(ctx context.Context, ro *stepwisev1alpha1.Rollout) (planner.Snapshot, error) {
+	list := &appsv1.ReplicaSetList{}
+	if err := r.List(ctx, list, client.InNamespace(ro.Namespace)); err != nil {
+		return planner.Snapshot{}, fmt.Errorf("listing ReplicaSets: %w", err)
+	}
+	var owned []*appsv1.ReplicaSet
+	freshChecked := false
+	for i := range list.Items {
+		rs := &list.Items[i]
+		matches := selects(ro, rs.Labels)
+		ref := metav1.GetControllerOf(rs)
+		switch {
+		case ref != nil && ref.UID != ro.UID:
+			continue // someone else's
+		case ref != nil && matches:
+			owned = append(owned, rs)
+		case ref != nil:
+			if err := r.release(ctx, ro, rs); err != nil {
+				return planner.Snapshot{}, err
+			}
+		case matches && rs.DeletionTimestamp.IsZero():
+			// Adopt only for a Rollout that still exists as we see it: the cache may hold a
+			// deleted one whose name was reused.
+			if !freshChecked {
+				if err := r.recheckRollout(ctx, ro); err != nil {
+					return planner.Snapshot{}, err
+				}
+				freshChecked = true
+			}
+			adopted, err := r.adopt(ctx, ro, rs)
+			if err != nil {
+				return planner.Snapshot{}, err
+			}
+			owned = append(owned, adopted)
+		}
+	}
+	return splitNewAndOld(ro, owned), nil
+}
+
+// splitNewAndOld finds the new ReplicaSet by template equality (never by the hash label alone):
+// the oldest live one whose template equals the Rollout's.
+func splitNewAndOld(ro *stepwisev1alpha1.Rollout, owned []*appsv1.ReplicaSet) planner.Snapshot {
+	snap := planner.Snapshot{Rollout: ro}
+	byAge := slices.Clone(owned)
+	slices.SortStableFunc(byAge, revision.CompareByAge)
+	for _, rs := range byAge {
+		if snap.New == nil && rs.DeletionTimestamp.IsZero() && revision.EqualIgnoreHash(&ro.Spec.Template, &rs.Spec.Template) {
+			snap.New = rs
+			continue
+		}
+		snap.Old = append(snap.Old, rs)
+	}
+	return snap
+}
+
+// selects reports whether the Rollout's selector matches a label set; an invalid or empty
+// selector matches nothing.
+func selects(ro *stepwisev1alpha1.Rollout, set map[string]string) bool {
+	if ro.Spec.Selector == nil || (len(ro.Spec.Selector.MatchLabels) == 0 && len(ro.Spec.Selector.MatchExpressions) == 0) {
+		return false
+	}
+	sel, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector)
+	return err == nil && sel.Matches(labels.Set(set))
+}
+
+func (r *Reconciler) recheckRollout(ctx context.Context, ro *stepwisev1alpha1.Rollout) error {
+	fresh := &stepwisev1alpha1.Rollout{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(ro), fresh); err != nil {
+		return fmt.Errorf("re-reading Rollout before adopting: %w", err)
+	}
+	if fresh.UID != ro.UID {
+		return fmt.Errorf("rollout %s was replaced (UID %s, cached %s): not adopting", klog.KObj(ro), fresh.UID, ro.UID)
+	}
+	if !fresh.DeletionTimestamp.IsZero() {
+		return fmt.Errorf("rollout %s is being deleted: not adopting", klog.KObj(ro))
+	}
+	return nil
+}
+
+// adopt makes the Rollout the controller of an orphaned ReplicaSet that its selector matches.
+func (r *Reconciler) adopt(ctx context.Context, ro *stepwisev1alpha1.Rollout, rs *appsv1.ReplicaSet) (*appsv1.ReplicaSet, error) {
+	ctrl.LoggerFrom(ctx).V(2).Info("Adopting ReplicaSet", "ReplicaSet", klog.KObj(rs))
+	adopted := rs.DeepCopy()
+	adopted.OwnerReferences = append(adopted.OwnerReferences, *metav1.NewControllerRef(ro, stepwisev1alpha1.GroupVersion.WithKind("Rollout")))
+	if err := r.Patch(ctx, adopted, client.MergeFromWithOptions(rs, client.MergeFromWithOptimisticLock{})); err != nil {
+		return nil, fmt.Errorf("adopting ReplicaSet %s: %w", klog.KObj(rs), err)
+	}
+	return adopted, nil
+}
+
+// release drops the Rollout's controller reference from a ReplicaSet its selector no longer
+// matches; the ReplicaSet and its pods live on as orphans.
+func (r *Reconciler) release(ctx context.Context, ro *stepwisev1alpha1.Rollout, rs *appsv1.ReplicaSet) error {
+	ctrl.LoggerFrom(ctx).V(2).Info("Releasing ReplicaSet", "ReplicaSet", klog.KObj(rs))
+	released := rs.DeepCopy()
+	released.OwnerReferences = nil
+	for _, ref := range rs.OwnerReferences {
+		if ref.UID != ro.UID {
+			released.OwnerReferences = append(released.OwnerReferences, ref)
+		}
+	}
+	if err := r.Patch(ctx, released, client.MergeFromWithOptions(rs, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("releasing ReplicaSet %s: %w", klog.KObj(rs), err)
+	}
+	return nil
+}

@@ -1,0 +1,181 @@
+package planner
+
+import (
+	"fmt"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+)
+
+// Params are a Rollout's resolved sizes.
+type Params struct {
+	Strategy stepwisev1alpha1.RolloutStrategyType
+	// Replicas is spec.replicas (default 1).
+	Replicas int32
+	// MaxSurge and MaxUnavailable are absolute; both 0 for Recreate.
+	MaxSurge, MaxUnavailable int32
+}
+
+// InvalidSpecError is a Rollout spec the controller cannot act on; retrying will not help.
+type InvalidSpecError struct {
+	Field, Message string
+}
+
+func (e *InvalidSpecError) Error() string { return e.Field + ": " + e.Message }
+
+func invalid(field, format string, args ...any) error {
+	return &InvalidSpecError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Resolve checks a Rollout's spec and turns its bounds into absolute numbers.
+func Resolve(ro *stepwisev1alpha1.Rollout) (Params, error) {
+	spec := &ro.Spec
+	p := Params{Strategy: spec.Strategy.Type, Replicas: 1}
+	if spec.Replicas != nil {
+		p.Replicas = *spec.Replicas
+	}
+	if p.Replicas < 0 {
+		return Params{}, invalid("spec.replicas", "must be greater than or equal to 0, got %d", p.Replicas)
+	}
+	if err := checkSelector(spec.Selector, spec.Template.Labels); err != nil {
+		return Params{}, err
+	}
+	switch p.Strategy {
+	case "", stepwisev1alpha1.RollingUpdateRolloutStrategyType:
+		p.Strategy = stepwisev1alpha1.RollingUpdateRolloutStrategyType
+		surge, unavailable := stepwisev1alpha1.DefaultMaxSurge, stepwisev1alpha1.DefaultMaxUnavailable
+		if ru := spec.Strategy.RollingUpdate; ru != nil {
+			surge = *intstr.ValueOrDefault(ru.MaxSurge, surge)
+			unavailable = *intstr.ValueOrDefault(ru.MaxUnavailable, unavailable)
+		}
+		if err := checkBounds(surge, unavailable); err != nil {
+			return Params{}, err
+		}
+		var err error
+		if p.MaxSurge, p.MaxUnavailable, err = ResolveFenceposts(&surge, &unavailable, p.Replicas); err != nil {
+			return Params{}, err
+		}
+	case stepwisev1alpha1.RecreateRolloutStrategyType:
+		if spec.Strategy.RollingUpdate != nil {
+			return Params{}, invalid("spec.strategy.rollingUpdate", "may not be specified when strategy type is Recreate")
+		}
+	default:
+		return Params{}, invalid("spec.strategy.type", "unsupported value %q: supported values are RollingUpdate and Recreate", p.Strategy)
+	}
+	return p, nil
+}
+
+// checkBounds rejects what a Deployment's validation rejects: maxUnavailable over 100%, and
+// both bounds zero in any spelling (0, "0%").
+func checkBounds(surge, unavailable intstr.IntOrString) error {
+	const field = "spec.strategy.rollingUpdate.maxUnavailable"
+	u, err := scaledValue(&unavailable, 100, false, field)
+	if err != nil {
+		return err
+	}
+	if unavailable.Type == intstr.String && u > 100 {
+		return invalid(field, "must not be greater than 100%%, got %q", unavailable.StrVal)
+	}
+	s, err := scaledValue(&surge, 100, true, "spec.strategy.rollingUpdate.maxSurge")
+	if err != nil {
+		return err
+	}
+	if s == 0 && u == 0 {
+		return invalid(field, "may not be 0 when maxSurge is 0")
+	}
+	return nil
+}
+
+func checkSelector(selector *metav1.LabelSelector, templateLabels map[string]string) error {
+	if selector == nil || (len(selector.MatchLabels) == 0 && len(selector.MatchExpressions) == 0) {
+		return invalid("spec.selector", "a non-empty selector is required")
+	}
+	sel, err := metav1.LabelSelectorAsSelector(selector)
+	if err != nil {
+		return invalid("spec.selector", "%v", err)
+	}
+	if !sel.Matches(labels.Set(templateLabels)) {
+		return invalid("spec.template.metadata.labels", "selector does not match template labels")
+	}
+	return nil
+}
+
+// ResolveFenceposts turns maxSurge and maxUnavailable into pod counts for `desired` replicas:
+// a percentage of maxSurge rounds up, one of maxUnavailable rounds down, and when both come to
+// 0, maxUnavailable becomes 1 so the rollout can move. maxUnavailable never exceeds desired.
+//
+//	desired 10, 25%/25%  → surge 3 (2.5 up), unavailable 2 (2.5 down)
+//	desired 3,  1/1      → surge 1, unavailable 1
+//	desired 1,  25%/25%  → surge 1 (0.25 up), unavailable 0
+//	desired 3,  0/10%    → surge 0, unavailable 1 (0.3 down is 0, raised to 1)
+//	desired 2,  0/5      → surge 0, unavailable 2 (capped at desired)
+func ResolveFenceposts(maxSurge, maxUnavailable *intstr.IntOrString, desired int32) (surge, unavailable int32, err error) {
+	s, err := scaledValue(maxSurge, desired, true, "spec.strategy.rollingUpdate.maxSurge")
+	if err != nil {
+		return 0, 0, err
+	}
+	u, err := scaledValue(maxUnavailable, desired, false, "spec.strategy.rollingUpdate.maxUnavailable")
+	if err != nil {
+		return 0, 0, err
+	}
+	if s == 0 && u == 0 {
+		u = 1
+	}
+	if desired == 0 {
+		u = 0
+	}
+	return s, min(u, desired), nil
+}
+
+// scaledValue is an int-or-percent as a count of `total`: an integer as is, "N%" as N% of
+// total, rounded up or down. Anything else ("25", "25.5%", "-5%", a negative integer) is an
+// error naming the field.
+func scaledValue(v *intstr.IntOrString, total int32, roundUp bool, field string) (int32, error) {
+	if v == nil {
+		return 0, nil
+	}
+	if v.Type == intstr.Int {
+		if v.IntVal < 0 {
+			return 0, invalid(field, "must be greater than or equal to 0, got %d", v.IntVal)
+		}
+		return v.IntVal, nil
+	}
+	s := v.StrVal
+	percent, err := strconv.Atoi(s[:max(0, len(s)-1)])
+	if len(s) < 2 || s[len(s)-1] != '%' || err != nil || s[0] == '+' || s[0] == '-' {
+		return 0, invalid(field, "must be an integer or a percentage like \"25%%\", got %q", s)
+	}
+	if percent < 0 {
+		return 0, invalid(field, "must be greater than or equal to 0%%, got %q", s)
+	}
+	scaled := int64(percent) * int64(total)
+	if roundUp {
+		return int32((scaled + 99) / 100), nil
+	}
+	return int32(scaled / 100), nil
+}
+
+// sizeAnnotationsNeedUpdate reports whether rs records a different Rollout size.
+func sizeAnnotationsNeedUpdate(rs *appsv1.ReplicaSet, desired, maxReplicas int32) bool {
+	return rs.Annotations[stepwisev1alpha1.DesiredReplicasAnnotation] != strconv.Itoa(int(desired)) ||
+		rs.Annotations[stepwisev1alpha1.MaxReplicasAnnotation] != strconv.Itoa(int(maxReplicas))
+}
+
+func setSizeAnnotations(rs *appsv1.ReplicaSet, desired, maxReplicas int32) {
+	if rs.Annotations == nil {
+		rs.Annotations = map[string]string{}
+	}
+	rs.Annotations[stepwisev1alpha1.DesiredReplicasAnnotation] = strconv.Itoa(int(desired))
+	rs.Annotations[stepwisev1alpha1.MaxReplicasAnnotation] = strconv.Itoa(int(maxReplicas))
+}
+
+// sizeAnnotation reads a size annotation; ok is false when it is absent or malformed.
+func sizeAnnotation(rs *appsv1.ReplicaSet, key string) (int32, bool) {
+	n, err := strconv.ParseInt(rs.Annotations[key], 10, 32)
+	return int32(n), err == nil
+}

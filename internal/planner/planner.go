@@ -1,0 +1,245 @@
+// Package planner is the pure rollout arithmetic of Stepwise: a Snapshot of a Rollout and its
+// ReplicaSets goes in, a Plan of ReplicaSet writes comes out, each step with its reason. It
+// reads no clock, calls no API and logs nothing; the reconciler applies what it returns.
+//
+// The semantics are the Deployment controller's (pkg/controller/deployment): the same
+// precedence (paused, then a scaling event, then the strategy), fenceposts, proportional
+// scaling and cleanup.
+package planner
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/revision"
+	"github.com/stepwise-dev/stepwise/internal/status"
+)
+
+// Snapshot is everything the planner may look at. The reconciler builds it from its cache.
+type Snapshot struct {
+	Rollout *stepwisev1alpha1.Rollout
+	// New is the ReplicaSet whose template equals the Rollout's, or nil.
+	New *appsv1.ReplicaSet
+	// Old are the Rollout's other ReplicaSets.
+	Old []*appsv1.ReplicaSet
+	// Now is the time of the reconcile; the planner never reads the clock.
+	Now time.Time
+}
+
+// Kind tells which status update a plan calls for, as Deployment distinguishes them.
+type Kind int
+
+const (
+	// KindSync is a paused Rollout or a scaling event: counters and availability only.
+	KindSync Kind = iota
+	// KindRollout moves a rollout forward: the Progressing condition is evaluated too.
+	KindRollout
+)
+
+// Plan is what the reconciler applies, in order: create or update the new ReplicaSet, scale,
+// delete.
+type Plan struct {
+	Kind Kind
+	// CreateNew is the ReplicaSet of a new revision to create, replicas already set.
+	CreateNew *appsv1.ReplicaSet
+	// UpdateNew is the existing new ReplicaSet with its annotations or minReadySeconds brought
+	// up to date, when they changed.
+	UpdateNew *appsv1.ReplicaSet
+	// Scale lists the replica changes, in the order they must be applied.
+	Scale []ScaleStep
+	// Delete lists old ReplicaSets that revisionHistoryLimit lets go.
+	Delete []*appsv1.ReplicaSet
+	// NewRS and AllRSs are the ReplicaSets as they will be once the plan is applied (NewRS is
+	// nil when none exists yet); status is computed from them.
+	NewRS  *appsv1.ReplicaSet
+	AllRSs []*appsv1.ReplicaSet
+}
+
+// ScaleStep sets a ReplicaSet's replicas and records the Rollout's size on it.
+type ScaleStep struct {
+	ReplicaSet string
+	From, To   int32
+	// DesiredReplicas and MaxReplicas are written to the ReplicaSet's annotations, for
+	// proportional scaling later.
+	DesiredReplicas, MaxReplicas int32
+	// Reason says why, for logs and tests.
+	Reason string
+}
+
+// Direction is "up" or "down", as the Rollout's events word it.
+func (s ScaleStep) Direction() string {
+	if s.To > s.From {
+		return "up"
+	}
+	return "down"
+}
+
+// StatusInput is what status.Compute needs to know of this plan.
+func (p Plan) StatusInput(ro *stepwisev1alpha1.Rollout, params Params, created bool, now time.Time) status.Input {
+	return status.Input{
+		Rollout: ro, Replicas: params.Replicas, MaxUnavailable: params.MaxUnavailable,
+		NewRS: p.NewRS, AllRSs: p.AllRSs, CreatedNewRS: created,
+		EvaluateProgress: p.Kind == KindRollout, Now: now,
+	}
+}
+
+// For plans one reconcile of s.Rollout.
+func For(s Snapshot) (Plan, error) {
+	params, err := Resolve(s.Rollout)
+	if err != nil {
+		return Plan{}, err
+	}
+	p := newPlanning(s, params)
+	switch {
+	case s.Rollout.Spec.Paused:
+		p.sync()
+	case p.isScalingEvent():
+		p.sync()
+	case params.Strategy == stepwisev1alpha1.RecreateRolloutStrategyType:
+		p.recreate()
+	default:
+		p.rolling()
+	}
+	return p.result(), nil
+}
+
+// planning holds working copies of the ReplicaSets; planned steps are applied to them so that
+// later decisions in the same reconcile see earlier ones, as Deployment's sequence of writes
+// does.
+type planning struct {
+	s      Snapshot
+	params Params
+	plan   Plan
+	newRS  *appsv1.ReplicaSet
+	oldRSs []*appsv1.ReplicaSet // oldest first
+}
+
+func newPlanning(s Snapshot, params Params) *planning {
+	p := &planning{s: s, params: params}
+	if s.New != nil {
+		p.newRS = s.New.DeepCopy()
+	}
+	for _, rs := range s.Old {
+		p.oldRSs = append(p.oldRSs, rs.DeepCopy())
+	}
+	slices.SortStableFunc(p.oldRSs, revision.CompareByAge)
+	return p
+}
+
+func (p *planning) result() Plan {
+	p.plan.NewRS = p.newRS
+	p.plan.AllRSs = p.allRSs()
+	return p.plan
+}
+
+func (p *planning) allRSs() []*appsv1.ReplicaSet {
+	all := slices.Clone(p.oldRSs)
+	if p.newRS != nil {
+		all = append(all, p.newRS)
+	}
+	return all
+}
+
+// scale records a step that sets rs to `to` replicas. Without force it does nothing when the
+// size is already right; with force (proportional scaling) it still refreshes the size
+// annotations. It reports whether the size changes.
+func (p *planning) scale(rs *appsv1.ReplicaSet, to int32, force bool, reason string) bool {
+	from := *rs.Spec.Replicas
+	desired, maxReplicas := p.params.Replicas, p.params.Replicas+p.params.MaxSurge
+	if from == to && (!force || !sizeAnnotationsNeedUpdate(rs, desired, maxReplicas)) {
+		return false
+	}
+	p.plan.Scale = append(p.plan.Scale, ScaleStep{
+		ReplicaSet: rs.Name, From: from, To: to,
+		DesiredReplicas: desired, MaxReplicas: maxReplicas, Reason: reason,
+	})
+	*rs.Spec.Replicas = to
+	setSizeAnnotations(rs, desired, maxReplicas)
+	return from != to
+}
+
+// syncNewReplicaSet brings the existing new ReplicaSet's annotations (revision, copied
+// Rollout annotations) and minReadySeconds up to date, or, when create is set and there is no
+// new ReplicaSet, plans its creation.
+func (p *planning) syncNewReplicaSet(create bool) {
+	newRevision := revision.Max(p.oldRSs) + 1
+	ro := p.s.Rollout
+	if p.newRS != nil {
+		changed := revision.SetNewReplicaSetAnnotations(ro.Annotations, p.newRS, newRevision)
+		if p.newRS.Spec.MinReadySeconds != ro.Spec.MinReadySeconds {
+			p.newRS.Spec.MinReadySeconds = ro.Spec.MinReadySeconds
+			changed = true
+		}
+		if changed {
+			p.plan.UpdateNew = p.newRS.DeepCopy()
+		}
+		return
+	}
+	if !create {
+		return
+	}
+	rs := NewReplicaSet(ro)
+	*rs.Spec.Replicas = p.newReplicasFor(rs, append(slices.Clone(p.oldRSs), rs))
+	revision.SetNewReplicaSetAnnotations(ro.Annotations, rs, newRevision)
+	setSizeAnnotations(rs, p.params.Replicas, p.params.Replicas+p.params.MaxSurge)
+	p.plan.CreateNew = rs.DeepCopy()
+	p.newRS = rs
+}
+
+// NewReplicaSet is the ReplicaSet of the Rollout's current template (with 0 replicas): named
+// <rollout>-<hash>, the hash label added to its labels, selector and template, controlled by
+// the Rollout.
+func NewReplicaSet(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet {
+	hash := revision.ComputeHash(&ro.Spec.Template, ro.Status.CollisionCount)
+	template := ro.Spec.Template.DeepCopy()
+	template.Labels = withLabel(template.Labels, stepwisev1alpha1.PodTemplateHashLabel, hash)
+	selector := ro.Spec.Selector.DeepCopy()
+	selector.MatchLabels = withLabel(selector.MatchLabels, stepwisev1alpha1.PodTemplateHashLabel, hash)
+	replicas := int32(0)
+	return &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            ro.Name + "-" + hash,
+			Namespace:       ro.Namespace,
+			Labels:          template.Labels,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(ro, stepwisev1alpha1.GroupVersion.WithKind("Rollout"))},
+		},
+		Spec: appsv1.ReplicaSetSpec{
+			Replicas:        &replicas,
+			MinReadySeconds: ro.Spec.MinReadySeconds,
+			Selector:        selector,
+			Template:        *template,
+		},
+	}
+}
+
+// cleanup plans the deletion of old ReplicaSets beyond revisionHistoryLimit.
+func (p *planning) cleanup() {
+	if limit := p.s.Rollout.Spec.RevisionHistoryLimit; limit != nil {
+		p.plan.Delete = revision.ToPrune(p.oldRSs, *limit)
+	}
+}
+
+// completeBeforeThisSync is Deployment's DeploymentComplete on the status written by the
+// previous reconcile: every desired pod updated and available, nothing else left.
+func (p *planning) completeBeforeThisSync() bool {
+	ro := p.s.Rollout
+	st := ro.Status
+	return st.UpdatedReplicas == p.params.Replicas && st.Replicas == p.params.Replicas &&
+		st.AvailableReplicas == p.params.Replicas && st.ObservedGeneration >= ro.Generation
+}
+
+func withLabel(labels map[string]string, key, value string) map[string]string {
+	out := make(map[string]string, len(labels)+1)
+	for k, v := range labels {
+		out[k] = v
+	}
+	out[key] = value
+	return out
+}
+
+func reasonf(format string, args ...any) string { return fmt.Sprintf(format, args...) }

@@ -1,0 +1,271 @@
+// Package status computes a Rollout's status from its ReplicaSets, purely: counters and the
+// Available, Progressing and ReplicaFailure conditions, worded and timed as a Deployment's.
+package status
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/revision"
+)
+
+// Input is what a status is computed from.
+type Input struct {
+	// Rollout carries the status written by the previous reconcile.
+	Rollout *stepwisev1alpha1.Rollout
+	// Replicas and MaxUnavailable are the Rollout's resolved sizes.
+	Replicas, MaxUnavailable int32
+	// NewRS (nil when there is none yet) and AllRSs are the ReplicaSets as this reconcile
+	// leaves them.
+	NewRS  *appsv1.ReplicaSet
+	AllRSs []*appsv1.ReplicaSet
+	// CreatedNewRS is set when this reconcile created the new ReplicaSet.
+	CreatedNewRS bool
+	// EvaluateProgress is set when the reconcile moved the rollout (not for a paused Rollout
+	// or a scaling event): the Progressing and ReplicaFailure conditions are evaluated.
+	EvaluateProgress bool
+	Now              time.Time
+}
+
+// Compute returns the Rollout's new status. observedGeneration is set to the Rollout's
+// generation; the reconciler keeps the old value when the reconcile failed.
+func Compute(in Input) stepwisev1alpha1.RolloutStatus {
+	ro, now := in.Rollout, metav1.NewTime(in.Now)
+	st := ro.Status.DeepCopy()
+	st.ObservedGeneration = ro.Generation
+	meta.RemoveStatusCondition(&st.Conditions, stepwisev1alpha1.ConditionInvalidSpec)
+	c := conditions{st: st, generation: ro.Generation, now: now}
+
+	// The conditions Deployment sets before it syncs: pause/resume, and the new ReplicaSet.
+	if hasProgressDeadline(ro) {
+		progressing := c.get(stepwisev1alpha1.ConditionProgressing)
+		isPaused := progressing != nil && progressing.Reason == stepwisev1alpha1.ReasonRolloutPaused
+		switch {
+		case ro.Spec.Paused && !isPaused:
+			c.setProgress(metav1.ConditionUnknown, stepwisev1alpha1.ReasonRolloutPaused, "Rollout is paused")
+		case !ro.Spec.Paused && isPaused:
+			c.setProgress(metav1.ConditionUnknown, stepwisev1alpha1.ReasonRolloutResumed, "Rollout is resumed")
+		}
+	}
+	newRS := in.NewRS
+	if newRS != nil {
+		st.CurrentRevision = revision.Of(newRS)
+		if hasProgressDeadline(ro) {
+			switch {
+			case in.CreatedNewRS:
+				c.setProgress(metav1.ConditionTrue, stepwisev1alpha1.ReasonNewReplicaSetCreated, fmt.Sprintf("Created new replica set %q", newRS.Name))
+			case c.get(stepwisev1alpha1.ConditionProgressing) == nil:
+				c.setProgress(metav1.ConditionTrue, stepwisev1alpha1.ReasonFoundNewReplicaSet, fmt.Sprintf("Found new replica set %q", newRS.Name))
+			}
+		}
+	}
+	previous := *st.DeepCopy() // what progress is measured against
+
+	setCounters(st, in.AllRSs, newRS, ro)
+	if st.AvailableReplicas >= in.Replicas-in.MaxUnavailable {
+		c.set(stepwisev1alpha1.ConditionAvailable, metav1.ConditionTrue, stepwisev1alpha1.ReasonMinimumReplicasAvailable, "Rollout has minimum availability.")
+	} else {
+		c.set(stepwisev1alpha1.ConditionAvailable, metav1.ConditionFalse, stepwisev1alpha1.ReasonMinimumReplicasUnavailable, "Rollout does not have minimum availability.")
+	}
+	if in.EvaluateProgress {
+		evaluateProgress(&c, ro, &previous, newRS, in.Replicas)
+		copyReplicaFailure(&c, in.AllRSs, newRS)
+	}
+	st.Ready = fmt.Sprintf("%d/%d", st.ReadyReplicas, in.Replicas)
+	return *st
+}
+
+// evaluateProgress is Deployment's syncRolloutStatus: complete, progressing (counters moved
+// since the previous status) or timed out.
+func evaluateProgress(c *conditions, ro *stepwisev1alpha1.Rollout, previous *stepwisev1alpha1.RolloutStatus, newRS *appsv1.ReplicaSet, replicas int32) {
+	if !hasProgressDeadline(ro) {
+		meta.RemoveStatusCondition(&c.st.Conditions, stepwisev1alpha1.ConditionProgressing)
+		return
+	}
+	current := c.get(stepwisev1alpha1.ConditionProgressing)
+	if c.st.Replicas == c.st.UpdatedReplicas && current != nil && current.Reason == stepwisev1alpha1.ReasonNewReplicaSetAvailable {
+		return // complete before, complete still
+	}
+	subject := fmt.Sprintf("Rollout %q", ro.Name)
+	if newRS != nil {
+		subject = fmt.Sprintf("ReplicaSet %q", newRS.Name)
+	}
+	switch {
+	case Complete(c.st, replicas, ro.Generation):
+		c.setProgress(metav1.ConditionTrue, stepwisev1alpha1.ReasonNewReplicaSetAvailable, subject+" has successfully progressed.")
+	case progressed(previous, c.st):
+		c.setProgress(metav1.ConditionTrue, stepwisev1alpha1.ReasonReplicaSetUpdated, subject+" is progressing.")
+	case timedOut(ro, c.st, c.now.Time):
+		c.setProgress(metav1.ConditionFalse, stepwisev1alpha1.ReasonProgressDeadlineExceeded, subject+" has timed out progressing.")
+	}
+}
+
+// Complete reports whether every desired pod runs the current template and is available, with
+// nothing else left, for the current generation.
+func Complete(st *stepwisev1alpha1.RolloutStatus, replicas int32, generation int64) bool {
+	return st.UpdatedReplicas == replicas && st.Replicas == replicas && st.AvailableReplicas == replicas &&
+		st.ObservedGeneration >= generation
+}
+
+// progressed reports whether the rollout moved: more updated, ready or available pods, or fewer
+// old ones.
+func progressed(before, after *stepwisev1alpha1.RolloutStatus) bool {
+	return after.UpdatedReplicas > before.UpdatedReplicas ||
+		after.Replicas-after.UpdatedReplicas < before.Replicas-before.UpdatedReplicas ||
+		after.ReadyReplicas > before.ReadyReplicas ||
+		after.AvailableReplicas > before.AvailableReplicas
+}
+
+func timedOut(ro *stepwisev1alpha1.Rollout, st *stepwisev1alpha1.RolloutStatus, now time.Time) bool {
+	cond := meta.FindStatusCondition(st.Conditions, stepwisev1alpha1.ConditionProgressing)
+	switch {
+	case cond == nil || cond.Reason == stepwisev1alpha1.ReasonNewReplicaSetAvailable:
+		return false
+	case cond.Reason == stepwisev1alpha1.ReasonProgressDeadlineExceeded:
+		return true
+	}
+	return deadline(ro, st).Before(now)
+}
+
+// deadline is when the rollout times out if it makes no more progress.
+func deadline(ro *stepwisev1alpha1.Rollout, st *stepwisev1alpha1.RolloutStatus) time.Time {
+	var since time.Time
+	if st.LastProgressTime != nil {
+		since = st.LastProgressTime.Time
+	}
+	return since.Add(time.Duration(*ro.Spec.ProgressDeadlineSeconds) * time.Second)
+}
+
+// hasProgressDeadline: as for a Deployment, an unset or MaxInt32 progressDeadlineSeconds means
+// no deadline and no Progressing condition.
+func hasProgressDeadline(ro *stepwisev1alpha1.Rollout) bool {
+	return ro.Spec.ProgressDeadlineSeconds != nil && *ro.Spec.ProgressDeadlineSeconds != math.MaxInt32
+}
+
+// RequeueAfter is when the controller must look again although nothing may change in the
+// cluster: at the progress deadline, and after minReadySeconds while ready pods wait to count as
+// available. 0 means no timed requeue.
+func RequeueAfter(ro *stepwisev1alpha1.Rollout, st *stepwisev1alpha1.RolloutStatus, allRSs []*appsv1.ReplicaSet, replicas int32, now time.Time) time.Duration {
+	var after time.Duration
+	cond := meta.FindStatusCondition(st.Conditions, stepwisev1alpha1.ConditionProgressing)
+	if hasProgressDeadline(ro) && cond != nil && !Complete(st, replicas, ro.Generation) &&
+		cond.Reason != stepwisev1alpha1.ReasonProgressDeadlineExceeded && cond.Reason != stepwisev1alpha1.ReasonRolloutPaused {
+		// One second past the deadline, so the check that follows sees it passed.
+		after = max(deadline(ro, st).Sub(now), 0) + time.Second
+	}
+	if ro.Spec.MinReadySeconds > 0 {
+		for _, rs := range allRSs {
+			if rs.Status.ReadyReplicas > rs.Status.AvailableReplicas {
+				wait := time.Duration(ro.Spec.MinReadySeconds) * time.Second
+				if after == 0 || wait < after {
+					after = wait
+				}
+				break
+			}
+		}
+	}
+	return after
+}
+
+// MarkInvalidSpec records why the spec cannot be acted on.
+func MarkInvalidSpec(ro *stepwisev1alpha1.Rollout, err error, now time.Time) {
+	c := conditions{st: &ro.Status, generation: ro.Generation, now: metav1.NewTime(now)}
+	c.set(stepwisev1alpha1.ConditionInvalidSpec, metav1.ConditionTrue, stepwisev1alpha1.ReasonInvalidSpec, err.Error())
+}
+
+func setCounters(st *stepwisev1alpha1.RolloutStatus, allRSs []*appsv1.ReplicaSet, newRS *appsv1.ReplicaSet, ro *stepwisev1alpha1.Rollout) {
+	var specTotal, actual, ready, available int32
+	terminating := new(int32)
+	for _, rs := range allRSs {
+		specTotal += *rs.Spec.Replicas
+		actual += rs.Status.Replicas
+		ready += rs.Status.ReadyReplicas
+		available += rs.Status.AvailableReplicas
+		switch {
+		case terminating == nil:
+		case rs.Status.TerminatingReplicas != nil:
+			*terminating += *rs.Status.TerminatingReplicas
+		case rs.Status.ObservedGeneration != 0:
+			terminating = nil // a ReplicaSet that does not report it: the sum is unknown
+		}
+	}
+	st.Replicas, st.ReadyReplicas, st.AvailableReplicas = actual, ready, available
+	st.UpdatedReplicas = 0
+	if newRS != nil {
+		st.UpdatedReplicas = newRS.Status.Replicas
+	}
+	st.UnavailableReplicas = max(specTotal-available, 0)
+	st.TerminatingReplicas = terminating
+	if sel, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector); err == nil {
+		st.Selector = sel.String()
+	}
+}
+
+// copyReplicaFailure mirrors the first ReplicaFailure condition of a ReplicaSet (the new one
+// first), or removes it when none has one.
+func copyReplicaFailure(c *conditions, allRSs []*appsv1.ReplicaSet, newRS *appsv1.ReplicaSet) {
+	ordered := allRSs
+	if newRS != nil {
+		ordered = append([]*appsv1.ReplicaSet{newRS}, allRSs...)
+	}
+	for _, rs := range ordered {
+		for _, cond := range rs.Status.Conditions {
+			if cond.Type == appsv1.ReplicaSetReplicaFailure {
+				status := metav1.ConditionStatus(cond.Status)
+				if cond.Status != corev1.ConditionTrue && cond.Status != corev1.ConditionFalse {
+					status = metav1.ConditionUnknown
+				}
+				c.set(stepwisev1alpha1.ConditionReplicaFailure, status, nonEmpty(cond.Reason, "FailedCreate"), cond.Message)
+				return
+			}
+		}
+	}
+	meta.RemoveStatusCondition(&c.st.Conditions, stepwisev1alpha1.ConditionReplicaFailure)
+}
+
+func nonEmpty(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}
+
+// conditions sets conditions the way a Deployment does: a condition with the same status and
+// reason is left as it is (its message and times too); lastTransitionTime moves only when the
+// status flips.
+type conditions struct {
+	st         *stepwisev1alpha1.RolloutStatus
+	generation int64
+	now        metav1.Time
+}
+
+func (c *conditions) get(t string) *metav1.Condition {
+	return meta.FindStatusCondition(c.st.Conditions, t)
+}
+
+func (c *conditions) set(t string, status metav1.ConditionStatus, reason, message string) bool {
+	if cur := c.get(t); cur != nil && cur.Status == status && cur.Reason == reason {
+		cur.ObservedGeneration = c.generation
+		return false
+	}
+	meta.SetStatusCondition(&c.st.Conditions, metav1.Condition{
+		Type: t, Status: status, Reason: reason, Message: message,
+		ObservedGeneration: c.generation, LastTransitionTime: c.now,
+	})
+	return true
+}
+
+// setProgress sets Progressing and, when it changed (or the rollout moved on, reason
+// ReplicaSetUpdated again), restarts the progress deadline.
+func (c *conditions) setProgress(status metav1.ConditionStatus, reason, message string) {
+	if c.set(stepwisev1alpha1.ConditionProgressing, status, reason, message) || reason == stepwisev1alpha1.ReasonReplicaSetUpdated {
+		c.st.LastProgressTime = &c.now
+	}
+}
