@@ -53,6 +53,10 @@ vet: ## go vet.
 test: tools vet ## Everything: unit tests, generated-file check, integration tests on the local cluster.
 	go test $(GO_TEST_FLAGS) ./...
 
+.PHONY: test-differential
+test-differential: tools ## The full differential matrix against the built-in Deployment controller.
+	STEPWISE_DIFFERENTIAL=full go test -timeout 60m -run TestDifferentialAgainstDeployment -v ./internal/controller/rollout/
+
 .PHONY: test-unit
 test-unit: ## Pure packages only, no cluster.
 	go test ./api/... ./internal/planner/... ./internal/revision/... ./internal/status/...

@@ -20,8 +20,13 @@ import (
 	"github.com/stepwise-dev/stepwise/internal/revision"
 )
 
-// errNotYetCached: the new ReplicaSet exists but the cache has not seen it yet.
-var errNotYetCached = errors.New("the new ReplicaSet exists but is not in the cache yet")
+var (
+	// errNotYetCached: the new ReplicaSet exists but the cache has not seen it yet; its watch
+	// event brings the Rollout back.
+	errNotYetCached = errors.New("the new ReplicaSet exists but is not in the cache yet")
+	// errNamespaceTerminating: nothing more is to be done; the namespace takes the Rollout.
+	errNamespaceTerminating = errors.New("the namespace is being deleted")
+)
 
 // apply carries out a plan in order: create or update the new ReplicaSet, scale, prune. It
 // reports whether it created the new ReplicaSet. Writes to ReplicaSets carry their
@@ -117,7 +122,7 @@ func (r *Reconciler) createNewReplicaSet(ctx context.Context, ro *stepwisev1alph
 		ro.Status.CollisionCount = &count
 		return fmt.Errorf("ReplicaSet %s exists with another template (hash collision): %w", klog.KObj(rs), err)
 	case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
-		return err
+		return errNamespaceTerminating
 	default:
 		msg := fmt.Sprintf("Failed to create new replica set %q: %v", rs.Name, err)
 		meta.SetStatusCondition(&ro.Status.Conditions, metav1.Condition{

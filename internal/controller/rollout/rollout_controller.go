@@ -83,8 +83,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	}
 	ctrl.LoggerFrom(ctx).V(4).Info("Planned", "kind", plan.Kind, "create", plan.CreateNew != nil, "scale", plan.Scale, "delete", len(plan.Delete))
 	created, err := r.apply(ctx, ro, snap, &plan)
-	if errors.Is(err, errNotYetCached) {
-		return ctrl.Result{}, nil // its watch event brings us back once the cache has it
+	if errors.Is(err, errNotYetCached) || errors.Is(err, errNamespaceTerminating) {
+		return ctrl.Result{}, nil
 	}
 	if err != nil {
 		return ctrl.Result{}, err

@@ -1,0 +1,257 @@
+package rollout_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	"go.uber.org/zap/zapcore"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/controller/rollout"
+	"github.com/stepwise-dev/stepwise/test/cluster"
+	"github.com/stepwise-dev/stepwise/test/observe"
+)
+
+var (
+	k8s  client.Client
+	kube kubernetes.Interface
+)
+
+// TestMain starts the local cluster and the Rollout controller once for the package.
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	root, err := cluster.RepoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "stepwise-integration-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	c, err := cluster.Start(ctx, cluster.Options{Dir: dir})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the local cluster:", err)
+		return 1
+	}
+	defer c.Stop()
+	if err := c.InstallCRDs(ctx, filepath.Join(root, "config", "crd", "bases")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = stepwisev1alpha1.AddToScheme(scheme)
+	logFile, err := os.Create(filepath.Join(dir, "controller.log"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logFile), zap.Level(zapcore.Level(-2))))
+	mgr, err := ctrl.NewManager(c.Config, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := rollout.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	go func() {
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "manager:", err)
+		}
+	}()
+	if k8s, err = client.New(c.Config, client.Options{Scheme: scheme}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	kube = kubernetes.NewForConfigOrDie(c.Config)
+
+	code := m.Run()
+	if code != 0 {
+		_ = logFile.Sync()
+		if data, err := os.ReadFile(logFile.Name()); err == nil {
+			fmt.Fprintf(os.Stderr, "--- controller log (last 16 KiB):\n%s\n", tail(data, 16<<10))
+		}
+	}
+	return code
+}
+
+func tail(data []byte, n int) []byte { return data[max(0, len(data)-n):] }
+
+// testEnv is one test's namespace, gomega and observer.
+type testEnv struct {
+	t   *testing.T
+	g   *WithT
+	ns  string
+	obs *observe.Observer
+	ctx context.Context
+}
+
+func newEnv(t *testing.T) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "it-"}}
+	if err := k8s.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	obs, err := observe.Start(kube, ns.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		obs.Stop()
+		_ = k8s.Delete(context.Background(), ns)
+	})
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(90 * time.Second)
+	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	g.SetDefaultConsistentlyDuration(2 * time.Second)
+	g.SetDefaultConsistentlyPollingInterval(100 * time.Millisecond)
+	return &testEnv{t: t, g: g, ns: ns.Name, obs: obs, ctx: ctx}
+}
+
+// newRollout is a RollingUpdate Rollout "web" of image, selecting app=web.
+func (e *testEnv) newRollout(replicas int32, surge, unavailable intstr.IntOrString, image string) *stepwisev1alpha1.Rollout {
+	return &stepwisev1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: e.ns},
+		Spec: stepwisev1alpha1.RolloutSpec{
+			Replicas: ptr.To(replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: image}}},
+			},
+			Strategy: stepwisev1alpha1.RolloutStrategy{
+				Type:          stepwisev1alpha1.RollingUpdateRolloutStrategyType,
+				RollingUpdate: &stepwisev1alpha1.RollingUpdateRollout{MaxSurge: &surge, MaxUnavailable: &unavailable},
+			},
+			RevisionHistoryLimit:    ptr.To[int32](10),
+			ProgressDeadlineSeconds: ptr.To[int32](600),
+		},
+	}
+}
+
+func (e *testEnv) create(obj client.Object) {
+	e.t.Helper()
+	e.g.Expect(k8s.Create(e.ctx, obj)).To(Succeed())
+}
+
+func (e *testEnv) get(name string) *stepwisev1alpha1.Rollout {
+	e.t.Helper()
+	ro := &stepwisev1alpha1.Rollout{}
+	e.g.Expect(k8s.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: name}, ro)).To(Succeed())
+	return ro
+}
+
+// update changes the Rollout, retrying on conflicts.
+func (e *testEnv) update(name string, mutate func(*stepwisev1alpha1.Rollout)) {
+	e.t.Helper()
+	e.g.Eventually(func() error {
+		ro := e.get(name)
+		mutate(ro)
+		return k8s.Update(e.ctx, ro)
+	}).Should(Succeed())
+}
+
+func (e *testEnv) setImage(name, image string) {
+	e.update(name, func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Template.Spec.Containers[0].Image = image })
+}
+
+// waitComplete waits until the Rollout's current generation is fully rolled out: every
+// desired pod runs the current template and is available, no old ReplicaSet has pods.
+func (e *testEnv) waitComplete(name string) *stepwisev1alpha1.Rollout {
+	e.t.Helper()
+	var ro *stepwisev1alpha1.Rollout
+	e.g.Eventually(func(g Gomega) {
+		ro = e.get(name)
+		g.Expect(ro.Status.ObservedGeneration).To(Equal(ro.Generation))
+		replicas := *ro.Spec.Replicas
+		g.Expect(ro.Status.UpdatedReplicas).To(Equal(replicas))
+		g.Expect(ro.Status.Replicas).To(Equal(replicas))
+		g.Expect(ro.Status.AvailableReplicas).To(Equal(replicas))
+		cond := findCondition(ro, stepwisev1alpha1.ConditionProgressing)
+		g.Expect(cond).NotTo(BeNil())
+		g.Expect(cond.Reason).To(Equal(stepwisev1alpha1.ReasonNewReplicaSetAvailable))
+	}).Should(Succeed())
+	return ro
+}
+
+func findCondition(ro *stepwisev1alpha1.Rollout, t string) *metav1.Condition {
+	for i := range ro.Status.Conditions {
+		if ro.Status.Conditions[i].Type == t {
+			return &ro.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+func (e *testEnv) replicaSets() []appsv1.ReplicaSet {
+	e.t.Helper()
+	list := &appsv1.ReplicaSetList{}
+	e.g.Expect(k8s.List(e.ctx, list, client.InNamespace(e.ns))).To(Succeed())
+	return list.Items
+}
+
+// replicaSetFor returns the ReplicaSet running image; it fails when there is not exactly one.
+func (e *testEnv) replicaSetFor(image string) appsv1.ReplicaSet {
+	e.t.Helper()
+	var found []appsv1.ReplicaSet
+	for _, rs := range e.replicaSets() {
+		if rs.Spec.Template.Spec.Containers[0].Image == image {
+			found = append(found, rs)
+		}
+	}
+	e.g.Expect(found).To(HaveLen(1), "ReplicaSets of image %s", image)
+	return found[0]
+}
+
+func (e *testEnv) events() []string {
+	e.t.Helper()
+	list := &eventsv1.EventList{}
+	e.g.Expect(k8s.List(e.ctx, list, client.InNamespace(e.ns))).To(Succeed())
+	var notes []string
+	for _, ev := range list.Items {
+		if ev.Regarding.Kind == "Rollout" {
+			notes = append(notes, ev.Note)
+		}
+	}
+	return notes
+}
+
+// expectNoViolations fails the test with every bound the observer saw broken.
+func (e *testEnv) expectNoViolations() {
+	e.t.Helper()
+	e.g.Expect(e.obs.Violations()).To(BeEmpty())
+}

@@ -1,0 +1,251 @@
+// Package observe watches the ReplicaSets and pods of one namespace and checks bounds on every
+// state it observes, not only at the end: the sum of ReplicaSet replicas, pods counted up to
+// their ReplicaSet's desired size (the ReplicaSet controller may create a new pod before it
+// marks a scaled-away one terminating: see shared/notes/local-cluster.md), available pods,
+// old and new pods side by side.
+package observe
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Bounds are the limits every observed state must keep. Zero values turn a check off.
+type Bounds struct {
+	// MaxReplicas bounds the sum of the ReplicaSets' spec.replicas and the pods counted up to
+	// each ReplicaSet's desired size.
+	MaxReplicas int32
+	// MinAvailable is the least number of ready, non-terminating pods.
+	MinAvailable int32
+	// Exclusive forbids pods (terminating ones included) of two ReplicaSets at once (Recreate).
+	Exclusive bool
+}
+
+// ReplicaSetState is one ReplicaSet as observed.
+type ReplicaSetState struct {
+	Name     string
+	Image    string
+	Revision string
+	Desired  int32
+	// Pods are the ReplicaSet's pods: all, ready non-terminating, terminating.
+	Pods, Ready, Terminating int32
+}
+
+// State is one observed moment.
+type State struct {
+	At          time.Time
+	ReplicaSets []ReplicaSetState // by name
+}
+
+// Totals returns the sum of desired replicas, pods counted up to desired, and ready pods.
+func (s State) Totals() (desired, counted, ready int32) {
+	for _, rs := range s.ReplicaSets {
+		desired += rs.Desired
+		counted += min(rs.Pods-rs.Terminating, rs.Desired)
+		ready += rs.Ready
+	}
+	return desired, counted, ready
+}
+
+func (s State) String() string {
+	var parts []string
+	for _, rs := range s.ReplicaSets {
+		parts = append(parts, fmt.Sprintf("%s(%s) desired %d pods %d ready %d terminating %d", rs.Name, rs.Image, rs.Desired, rs.Pods, rs.Ready, rs.Terminating))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Observer records states and the bound violations among them.
+type Observer struct {
+	mu         sync.Mutex
+	bounds     Bounds
+	rss        map[string]*appsv1.ReplicaSet
+	pods       map[string]*corev1.Pod
+	states     []State
+	violations []string
+	cancel     context.CancelFunc
+}
+
+// Start watches namespace ns until Stop.
+func Start(cs kubernetes.Interface, ns string) (*Observer, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	o := &Observer{rss: map[string]*appsv1.ReplicaSet{}, pods: map[string]*corev1.Pod{}, cancel: cancel}
+	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns))
+	rsInformer := factory.Apps().V1().ReplicaSets().Informer()
+	podInformer := factory.Core().V1().Pods().Informer()
+	for _, inf := range []cache.SharedIndexInformer{rsInformer, podInformer} {
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { o.record(obj, false) },
+			UpdateFunc: func(_, obj any) { o.record(obj, false) },
+			DeleteFunc: func(obj any) { o.record(obj, true) },
+		}); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	factory.Start(ctx.Done())
+	for typ, synced := range factory.WaitForCacheSync(ctx.Done()) {
+		if !synced {
+			cancel()
+			return nil, fmt.Errorf("observer cache for %v did not sync", typ)
+		}
+	}
+	return o, nil
+}
+
+// Stop ends the watch.
+func (o *Observer) Stop() { o.cancel() }
+
+// SetBounds sets the bounds checked from now on (and checks the current state against them).
+func (o *Observer) SetBounds(b Bounds) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.bounds = b
+	o.check(o.snapshot())
+}
+
+func (o *Observer) record(obj any, deleted bool) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj, deleted = tomb.Obj, true
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch x := obj.(type) {
+	case *appsv1.ReplicaSet:
+		if deleted {
+			delete(o.rss, x.Name)
+		} else {
+			o.rss[x.Name] = x
+		}
+	case *corev1.Pod:
+		if deleted {
+			delete(o.pods, x.Name)
+		} else {
+			o.pods[x.Name] = x
+		}
+	}
+	st := o.snapshot()
+	o.states = append(o.states, st)
+	o.check(st)
+}
+
+func (o *Observer) snapshot() State {
+	st := State{At: time.Now()}
+	byUID := map[string]int{} // index into st.ReplicaSets
+	for _, rs := range o.rss {
+		s := ReplicaSetState{Name: rs.Name, Revision: rs.Annotations["stepwise.dev/revision"]}
+		if rs.Spec.Replicas != nil {
+			s.Desired = *rs.Spec.Replicas
+		}
+		if len(rs.Spec.Template.Spec.Containers) > 0 {
+			s.Image = rs.Spec.Template.Spec.Containers[0].Image
+		}
+		byUID[string(rs.UID)] = len(st.ReplicaSets)
+		st.ReplicaSets = append(st.ReplicaSets, s)
+	}
+	for _, p := range o.pods {
+		ref := metav1.GetControllerOf(p)
+		if ref == nil {
+			continue
+		}
+		i, ok := byUID[string(ref.UID)]
+		if !ok {
+			continue
+		}
+		rs := &st.ReplicaSets[i]
+		rs.Pods++
+		switch {
+		case p.DeletionTimestamp != nil:
+			rs.Terminating++
+		case podReady(p):
+			rs.Ready++
+		}
+	}
+	sort.Slice(st.ReplicaSets, func(i, j int) bool { return st.ReplicaSets[i].Name < st.ReplicaSets[j].Name })
+	return st
+}
+
+func (o *Observer) check(st State) {
+	b := o.bounds
+	desired, counted, ready := st.Totals()
+	if b.MaxReplicas > 0 && desired > b.MaxReplicas {
+		o.violations = append(o.violations, fmt.Sprintf("%d desired replicas > %d: %s", desired, b.MaxReplicas, st))
+	}
+	if b.MaxReplicas > 0 && counted > b.MaxReplicas {
+		o.violations = append(o.violations, fmt.Sprintf("%d pods > %d: %s", counted, b.MaxReplicas, st))
+	}
+	if ready < b.MinAvailable {
+		o.violations = append(o.violations, fmt.Sprintf("%d available pods < %d: %s", ready, b.MinAvailable, st))
+	}
+	if b.Exclusive {
+		withPods := 0
+		for _, rs := range st.ReplicaSets {
+			if rs.Pods > 0 {
+				withPods++
+			}
+		}
+		if withPods > 1 {
+			o.violations = append(o.violations, "pods of two ReplicaSets at once: "+st.String())
+		}
+	}
+}
+
+// Violations returns every bound broken so far.
+func (o *Observer) Violations() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.violations)
+}
+
+// Current returns the latest observed state.
+func (o *Observer) Current() State {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.snapshot()
+}
+
+// States returns every observed state.
+func (o *Observer) States() []State {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.states)
+}
+
+// Sizes returns the sequence of distinct desired sizes, "image=n" per ReplicaSet by image,
+// as the controllers wrote them.
+func (o *Observer) Sizes() []string {
+	var out []string
+	for _, st := range o.States() {
+		var parts []string
+		for _, rs := range st.ReplicaSets {
+			parts = append(parts, fmt.Sprintf("%s=%d", rs.Image, rs.Desired))
+		}
+		sort.Strings(parts)
+		line := strings.Join(parts, " ")
+		if len(out) == 0 || out[len(out)-1] != line {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
