@@ -13,6 +13,14 @@ const (
 	// ConditionInvalidSpec is True while the spec cannot be acted on; its message names the
 	// field. The controller does not retry until the spec changes.
 	ConditionInvalidSpec = "InvalidSpec"
+	// ConditionComplete is True when the current generation is fully rolled out: every desired
+	// pod runs the current template and is available, no old pod is left. It carries the
+	// generation it was computed for, so `kubectl wait --for=condition=Complete` never sees a
+	// stale True after a change.
+	ConditionComplete = "Complete"
+	// ConditionRollback reports the last rollback request (the stepwise.dev/rollback-to
+	// annotation): True when it was carried out, False with the reason when not.
+	ConditionRollback = "Rollback"
 )
 
 // Reasons of the conditions above, worded as the Deployment controller words them.
@@ -35,6 +43,18 @@ const (
 	ReasonRolloutPaused = "RolloutPaused"
 	// ReasonRolloutResumed: spec.paused was cleared.
 	ReasonRolloutResumed = "RolloutResumed"
+	// ReasonRolloutComplete: Complete=True.
+	ReasonRolloutComplete = "RolloutComplete"
+	// ReasonRolloutInProgress: Complete=False while the rollout moves.
+	ReasonRolloutInProgress = "RolloutInProgress"
+	// ReasonRolloutFailed: Complete=False after the progress deadline passed.
+	ReasonRolloutFailed = "RolloutFailed"
+	// ReasonRolledBack: Rollback=True, the template of the requested revision is restored.
+	ReasonRolledBack = "RolledBack"
+	// ReasonRevisionNotFound: Rollback=False, no such revision is kept; nothing changed.
+	ReasonRevisionNotFound = "RevisionNotFound"
+	// ReasonRollbackSkipped: Rollback=False, the Rollout already runs that revision.
+	ReasonRollbackSkipped = "RollbackSkipped"
 	// ReasonInvalidSpec: InvalidSpec=True.
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonReplicaSetCreateError: creating the ReplicaSet of the new revision failed.

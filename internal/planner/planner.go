@@ -31,6 +31,15 @@ type Snapshot struct {
 	Now time.Time
 }
 
+// All returns the old ReplicaSets and the new one, when there is one.
+func (s Snapshot) All() []*appsv1.ReplicaSet {
+	all := slices.Clone(s.Old)
+	if s.New != nil {
+		all = append(all, s.New)
+	}
+	return all
+}
+
 // Kind tells which status update a plan calls for, as Deployment distinguishes them.
 type Kind int
 

@@ -79,7 +79,25 @@ func Compute(in Input) stepwisev1alpha1.RolloutStatus {
 		copyReplicaFailure(&c, in.AllRSs, newRS)
 	}
 	st.Ready = fmt.Sprintf("%d/%d", st.ReadyReplicas, in.Replicas)
+	setComplete(ro, st, now)
 	return *st
+}
+
+// setComplete sets the Complete condition from the same rules as kubectl stepwise status.
+func setComplete(ro *stepwisev1alpha1.Rollout, st *stepwisev1alpha1.RolloutStatus, now metav1.Time) {
+	view := ro.DeepCopy()
+	view.Status = *st
+	cond := metav1.Condition{Type: stepwisev1alpha1.ConditionComplete, ObservedGeneration: ro.Generation, LastTransitionTime: now}
+	message, done, err := View(view)
+	switch {
+	case done:
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionTrue, stepwisev1alpha1.ReasonRolloutComplete, message
+	case err != nil:
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, stepwisev1alpha1.ReasonRolloutFailed, err.Error()
+	default:
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, stepwisev1alpha1.ReasonRolloutInProgress, message
+	}
+	meta.SetStatusCondition(&st.Conditions, cond)
 }
 
 // evaluateProgress is Deployment's syncRolloutStatus: complete, progressing (counters moved

@@ -69,7 +69,7 @@ func run(m *testing.M) int {
 
 	// The controller runs as its own process, built from cmd/manager as users run it.
 	binDir = filepath.Join(tmp, "bin")
-	build := exec.Command("go", "build", "-o", binDir+"/", "./cmd/manager")
+	build := exec.Command("go", "build", "-o", binDir+"/", "./cmd/manager", "./cmd/kubectl-stepwise")
 	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building the controller: %v\n%s", err, out)
@@ -125,7 +125,8 @@ func kubectl(stdin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "kubectl", args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	// kubectl finds the plugin on PATH, as a user's kubectl does.
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -36,10 +36,8 @@ func (r *Reconciler) apply(ctx context.Context, ro *stepwisev1alpha1.Rollout, sn
 	// live holds each ReplicaSet as last read or written (the planner changed only its own
 	// copies): the base of the next patch.
 	live := map[string]*appsv1.ReplicaSet{}
-	for _, rs := range append(snap.Old, snap.New) {
-		if rs != nil {
-			live[rs.Name] = rs
-		}
+	for _, rs := range snap.All() {
+		live[rs.Name] = rs
 	}
 	if rs := plan.CreateNew.DeepCopy(); rs != nil {
 		if err := r.createNewReplicaSet(ctx, ro, rs); err != nil {

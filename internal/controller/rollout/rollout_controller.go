@@ -45,7 +45,7 @@ func NewReconciler(mgr ctrl.Manager) *Reconciler {
 	}
 }
 
-// +kubebuilder:rbac:groups=stepwise.dev,resources=rollouts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=stepwise.dev,resources=rollouts,verbs=get;list;watch;update
 // +kubebuilder:rbac:groups=stepwise.dev,resources=rollouts/status,verbs=get;patch
 // +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -77,6 +77,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 		return ctrl.Result{}, fmt.Errorf("building snapshot: %w", err)
 	}
 	snap.Now = now
+	if request, ok := rollbackRequest(ro); ok {
+		return ctrl.Result{}, r.rollback(ctx, ro, snap, request) // the spec change brings us back
+	}
 	plan, err := planner.For(snap)
 	if err != nil {
 		return ctrl.Result{}, r.markInvalid(ro, err)
@@ -107,7 +110,10 @@ func (r *Reconciler) markInvalid(ro *stepwisev1alpha1.Rollout, err error) error 
 }
 
 // patchStatus writes the status once, through the status subresource, only when it changed.
-// observedGeneration moves only when the reconcile synced.
+// observedGeneration moves only when the reconcile synced. The patch is conditional on the
+// resourceVersion the status was computed from: a merge patch replaces the conditions list
+// whole, so a status built on a stale cached copy must conflict (and be recomputed), not
+// erase what a newer write added.
 func (r *Reconciler) patchStatus(ctx context.Context, before, ro *stepwisev1alpha1.Rollout, synced bool) error {
 	if !synced {
 		ro.Status.ObservedGeneration = before.Status.ObservedGeneration
@@ -115,8 +121,11 @@ func (r *Reconciler) patchStatus(ctx context.Context, before, ro *stepwisev1alph
 	if equality.Semantic.DeepEqual(before.Status, ro.Status) {
 		return nil
 	}
-	if err := r.Status().Patch(ctx, ro, client.MergeFrom(before)); err != nil {
-		return fmt.Errorf("patching status: %w", client.IgnoreNotFound(err))
+	base := before.DeepCopy()
+	base.ResourceVersion = ro.ResourceVersion // moved on if this reconcile wrote the spec
+	err := r.Status().Patch(ctx, ro, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	if client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("patching status: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,219 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/revision"
+)
+
+func newGetCmd(o *Options) *cobra.Command {
+	var watchFlag bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "get ROLLOUT",
+		Short: "Show a Rollout as a tree: its ReplicaSets by revision and their pods with readiness",
+		Example: `  kubectl stepwise get hellok8s
+  kubectl stepwise get hellok8s --watch            # redraw on every change until Ctrl-C
+  kubectl stepwise get hellok8s --watch --timeout=30s`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := exactlyOne(args); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			return o.runGet(ctx, args[0], watchFlag)
+		},
+	}
+	cmd.Flags().BoolVarP(&watchFlag, "watch", "w", false, "Redraw the tree on every change of the Rollout, its ReplicaSets or their pods.")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "With --watch: stop after this long (0: until interrupted).")
+	return cmd
+}
+
+func (o *Options) runGet(ctx context.Context, name string, watchChanges bool) error {
+	c, err := o.Client()
+	if err != nil {
+		return err
+	}
+	ns, err := o.Namespace()
+	if err != nil {
+		return err
+	}
+	draw := func() (string, error) {
+		ro := &stepwisev1alpha1.Rollout{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ro); err != nil {
+			return "", err
+		}
+		rss, err := replicaSetsOf(ctx, c, ro)
+		if err != nil {
+			return "", err
+		}
+		pods := &corev1.PodList{}
+		if err := c.List(ctx, pods, client.InNamespace(ns)); err != nil {
+			return "", err
+		}
+		return renderTree(ro, rss, pods.Items), nil
+	}
+	tree, err := draw()
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(o.Out, tree)
+	if !watchChanges {
+		return nil
+	}
+	changes := make(chan struct{}, 1)
+	for _, list := range []client.ObjectList{&stepwisev1alpha1.RolloutList{}, &appsv1.ReplicaSetList{}, &corev1.PodList{}} {
+		go o.watchChanges(ctx, c, list, ns, changes)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil // --timeout: the watch was asked to end
+			}
+			return ctx.Err()
+		case <-changes:
+			next, err := draw()
+			if err != nil {
+				return err
+			}
+			if next != tree {
+				fmt.Fprintln(o.Out)
+				fmt.Fprint(o.Out, next)
+				tree = next
+			}
+		}
+	}
+}
+
+// watchChanges signals every change of the listed kind in the namespace, re-establishing the
+// watch when the server closes it.
+func (o *Options) watchChanges(ctx context.Context, c client.WithWatch, list client.ObjectList, ns string, changes chan<- struct{}) {
+	for ctx.Err() == nil {
+		w, err := c.Watch(ctx, list, client.InNamespace(ns))
+		if err != nil {
+			return
+		}
+		for range w.ResultChan() {
+			select {
+			case changes <- struct{}{}:
+			default: // a redraw is already due
+			}
+		}
+		w.Stop()
+	}
+}
+
+// renderTree draws a Rollout, its ReplicaSets newest revision first, and their pods.
+func renderTree(ro *stepwisev1alpha1.Rollout, rss []*appsv1.ReplicaSet, pods []corev1.Pod) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Rollout %s  ready %s  revision %d", ro.Name, orDash(ro.Status.Ready), ro.Status.CurrentRevision)
+	if s := summary(ro); s != "" {
+		b.WriteString("  " + s)
+	}
+	b.WriteString("\n")
+	ordered := slices.Clone(rss)
+	revision.SortByRevision(ordered)
+	slices.Reverse(ordered)
+	for i, rs := range ordered {
+		lastRS := i == len(ordered)-1
+		fmt.Fprintf(&b, "%s ReplicaSet %s  revision %d  %s  desired %d  ready %d/%d\n",
+			branch(lastRS), rs.Name, revision.Of(rs), images(rs), ptrInt(rs.Spec.Replicas), rs.Status.ReadyReplicas, rs.Status.Replicas)
+		var owned []corev1.Pod
+		for _, p := range pods {
+			if metav1.IsControlledBy(&p, rs) {
+				owned = append(owned, p)
+			}
+		}
+		slices.SortFunc(owned, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
+		for j, p := range owned {
+			fmt.Fprintf(&b, "%s%s Pod %s  %s\n", stem(lastRS), branch(j == len(owned)-1), p.Name, podState(&p))
+		}
+	}
+	return b.String()
+}
+
+func summary(ro *stepwisev1alpha1.Rollout) string {
+	var parts []string
+	for _, t := range []string{stepwisev1alpha1.ConditionComplete, stepwisev1alpha1.ConditionProgressing, stepwisev1alpha1.ConditionAvailable} {
+		if c := meta.FindStatusCondition(ro.Status.Conditions, t); c != nil {
+			parts = append(parts, fmt.Sprintf("%s=%s(%s)", t, c.Status, c.Reason))
+		}
+	}
+	if ro.Spec.Paused {
+		parts = append(parts, "PAUSED")
+	}
+	return strings.Join(parts, " ")
+}
+
+func podState(p *corev1.Pod) string {
+	switch {
+	case p.DeletionTimestamp != nil:
+		return string(p.Status.Phase) + "  Terminating"
+	case podReady(p):
+		return string(p.Status.Phase) + "  Ready"
+	}
+	return string(p.Status.Phase) + "  NotReady"
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func images(rs *appsv1.ReplicaSet) string {
+	var out []string
+	for _, c := range rs.Spec.Template.Spec.Containers {
+		out = append(out, c.Image)
+	}
+	return strings.Join(out, ",")
+}
+
+func branch(last bool) string {
+	if last {
+		return "└──"
+	}
+	return "├──"
+}
+
+func stem(last bool) string {
+	if last {
+		return "    "
+	}
+	return "│   "
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func ptrInt(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

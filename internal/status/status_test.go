@@ -1,0 +1,125 @@
+package status
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func rollout(replicas int32) *stepwisev1alpha1.Rollout {
+	return &stepwisev1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Generation: 2},
+		Spec: stepwisev1alpha1.RolloutSpec{
+			Replicas: ptr.To(replicas), ProgressDeadlineSeconds: ptr.To[int32](60),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+		},
+	}
+}
+
+func rs(name string, spec, actual, available int32) *appsv1.ReplicaSet {
+	return &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{stepwisev1alpha1.RevisionAnnotation: "2"}},
+		Spec:       appsv1.ReplicaSetSpec{Replicas: ptr.To(spec)},
+		Status:     appsv1.ReplicaSetStatus{Replicas: actual, ReadyReplicas: available, AvailableReplicas: available, ObservedGeneration: 1, TerminatingReplicas: ptr.To[int32](0)},
+	}
+}
+
+func compute(ro *stepwisev1alpha1.Rollout, newRS *appsv1.ReplicaSet, old *appsv1.ReplicaSet, created bool, now time.Time) stepwisev1alpha1.RolloutStatus {
+	return Compute(Input{Rollout: ro, Replicas: *ro.Spec.Replicas, MaxUnavailable: 1, NewRS: newRS, AllRSs: []*appsv1.ReplicaSet{old, newRS},
+		CreatedNewRS: created, EvaluateProgress: true, Now: now})
+}
+
+func TestProgressThroughARollout(t *testing.T) {
+	g := NewWithT(t)
+	ro := rollout(3)
+	// Revision 1 was complete.
+	ro.Status = stepwisev1alpha1.RolloutStatus{ObservedGeneration: 1, Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 3, AvailableReplicas: 3}
+	ro.Status = compute(ro, rs("web-new", 1, 0, 0), rs("web-old", 2, 3, 3), true, t0)
+	cond := meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionProgressing)
+	g.Expect(cond.Reason).To(Equal(stepwisev1alpha1.ReasonNewReplicaSetCreated))
+	g.Expect(ro.Status.Ready).To(Equal("3/3"))
+	g.Expect(ro.Status.UnavailableReplicas).To(Equal(int32(0)))
+	g.Expect(meta.IsStatusConditionTrue(ro.Status.Conditions, stepwisev1alpha1.ConditionAvailable)).To(BeTrue())
+	g.Expect(meta.IsStatusConditionTrue(ro.Status.Conditions, stepwisev1alpha1.ConditionComplete)).To(BeFalse())
+
+	// Progress: a new pod updated.
+	ro.Status = compute(ro, rs("web-new", 2, 1, 1), rs("web-old", 2, 2, 2), false, t0.Add(30*time.Second))
+	cond = meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionProgressing)
+	g.Expect(cond.Reason).To(Equal(stepwisev1alpha1.ReasonReplicaSetUpdated))
+	g.Expect(ro.Status.LastProgressTime.Time).To(Equal(t0.Add(30 * time.Second)))
+	g.Expect(RequeueAfter(ro, &ro.Status, nil, 3, t0.Add(40*time.Second))).To(Equal(51 * time.Second))
+
+	// Stuck past the deadline.
+	ro.Status = compute(ro, rs("web-new", 2, 1, 1), rs("web-old", 2, 2, 2), false, t0.Add(91*time.Second))
+	cond = meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionProgressing)
+	g.Expect(cond.Status).To(Equal(metav1.ConditionFalse))
+	g.Expect(cond.Reason).To(Equal(stepwisev1alpha1.ReasonProgressDeadlineExceeded))
+	g.Expect(RequeueAfter(ro, &ro.Status, nil, 3, t0.Add(92*time.Second))).To(BeZero())
+	complete := meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionComplete)
+	g.Expect(complete.Reason).To(Equal(stepwisev1alpha1.ReasonRolloutFailed))
+
+	// Done.
+	ro.Status = compute(ro, rs("web-new", 3, 3, 3), rs("web-old", 0, 0, 0), false, t0.Add(100*time.Second))
+	cond = meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionProgressing)
+	g.Expect(cond.Reason).To(Equal(stepwisev1alpha1.ReasonNewReplicaSetAvailable))
+	complete = meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionComplete)
+	g.Expect(complete.Status).To(Equal(metav1.ConditionTrue))
+	g.Expect(complete.ObservedGeneration).To(Equal(int64(2)))
+	g.Expect(ro.Status.CurrentRevision).To(Equal(int64(2)))
+}
+
+func TestPauseAndResumeConditions(t *testing.T) {
+	g := NewWithT(t)
+	ro := rollout(2)
+	ro.Spec.Paused = true
+	ro.Status = Compute(Input{Rollout: ro, Replicas: 2, AllRSs: []*appsv1.ReplicaSet{rs("web-old", 2, 2, 2)}, Now: t0})
+	cond := meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionProgressing)
+	g.Expect(cond.Status).To(Equal(metav1.ConditionUnknown))
+	g.Expect(cond.Reason).To(Equal(stepwisev1alpha1.ReasonRolloutPaused))
+	ro.Spec.Paused = false
+	ro.Status = Compute(Input{Rollout: ro, Replicas: 2, AllRSs: []*appsv1.ReplicaSet{rs("web-old", 2, 2, 2)}, Now: t0.Add(time.Minute)})
+	cond = meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionProgressing)
+	g.Expect(cond.Reason).To(Equal(stepwisev1alpha1.ReasonRolloutResumed))
+	g.Expect(ro.Status.LastProgressTime.Time).To(Equal(t0.Add(time.Minute)), "resuming restarts the deadline")
+}
+
+func TestViewMatchesKubectlRolloutStatus(t *testing.T) {
+	for _, tc := range []struct {
+		name                                string
+		generation, observed                int64
+		replicas, updated, total, available int32
+		deadlineExceeded                    bool
+		want                                string
+		done, failed                        bool
+	}{
+		{"spec not observed", 3, 2, 3, 3, 3, 3, false, "Waiting for rollout spec update to be observed...", false, false},
+		{"updating", 2, 2, 3, 1, 4, 3, false, `Waiting for rollout "web" to finish: 1 out of 3 new replicas have been updated...`, false, false},
+		{"old pending", 2, 2, 3, 3, 4, 3, false, `Waiting for rollout "web" to finish: 1 old replicas are pending termination...`, false, false},
+		{"available pending", 2, 2, 3, 3, 3, 2, false, `Waiting for rollout "web" to finish: 2 of 3 updated replicas are available...`, false, false},
+		{"done", 2, 2, 3, 3, 3, 3, false, `rollout "web" successfully rolled out`, true, false},
+		{"deadline", 2, 2, 3, 1, 4, 3, true, "", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ro := rollout(tc.replicas)
+			ro.Generation = tc.generation
+			ro.Status = stepwisev1alpha1.RolloutStatus{ObservedGeneration: tc.observed, UpdatedReplicas: tc.updated, Replicas: tc.total, AvailableReplicas: tc.available}
+			if tc.deadlineExceeded {
+				meta.SetStatusCondition(&ro.Status.Conditions, metav1.Condition{Type: stepwisev1alpha1.ConditionProgressing, Status: metav1.ConditionFalse, Reason: stepwisev1alpha1.ReasonProgressDeadlineExceeded})
+			}
+			msg, done, err := View(ro)
+			g.Expect(msg).To(Equal(tc.want))
+			g.Expect(done).To(Equal(tc.done))
+			g.Expect(err != nil).To(Equal(tc.failed))
+		})
+	}
+}
