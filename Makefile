@@ -64,8 +64,14 @@ test-unit: ## Pure packages only, no cluster.
 ##@ Build
 
 .PHONY: build
-build: ## Build bin/stepwise-controller.
+build: ## Build bin/stepwise-controller and the kubectl plugin bin/kubectl-stepwise.
 	go build -o bin/stepwise-controller ./cmd/manager
+	go build -o bin/kubectl-stepwise ./cmd/kubectl-stepwise
+
+.PHONY: demo
+demo: cluster-up build ## Tell the hellok8s story on the local cluster with kubectl and the plugin.
+	KUBECONFIG=$(LOCAL_KUBECONFIG) $(MAKE) install
+	hack/demo.sh
 
 .PHONY: run
 run: ## Run the controller against $KUBECONFIG, or against the local cluster (started, CRDs installed) when KUBECONFIG is unset.
