@@ -59,7 +59,7 @@ test-differential: tools ## The full differential matrix against the built-in De
 
 .PHONY: test-unit
 test-unit: ## Pure packages only, no cluster.
-	go test ./api/... ./internal/planner/... ./internal/revision/... ./internal/status/...
+	go test ./internal/planner/... ./internal/revision/... ./internal/status/... ./internal/plugin/... ./test/architecture/...
 
 ##@ Build
 

@@ -14,29 +14,16 @@ import (
 	"k8s.io/utils/ptr"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/testutil"
 )
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// rollout builds a RollingUpdate Rollout "web" running image.
+// rollout builds a RollingUpdate Rollout "web" running image, as stored (UID, generation 1).
 func rollout(replicas int32, surge, unavailable intstr.IntOrString, image string) *stepwisev1alpha1.Rollout {
-	return &stepwisev1alpha1.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns", UID: "uid-web", Generation: 1},
-		Spec: stepwisev1alpha1.RolloutSpec{
-			Replicas: ptr.To(replicas),
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: image}}},
-			},
-			Strategy: stepwisev1alpha1.RolloutStrategy{
-				Type:          stepwisev1alpha1.RollingUpdateRolloutStrategyType,
-				RollingUpdate: &stepwisev1alpha1.RollingUpdateRollout{MaxSurge: &surge, MaxUnavailable: &unavailable},
-			},
-			RevisionHistoryLimit:    ptr.To[int32](10),
-			ProgressDeadlineSeconds: ptr.To[int32](600),
-		},
-	}
+	ro := testutil.Rollout("ns", replicas, surge, unavailable, image)
+	ro.UID, ro.Generation = "uid-web", 1
+	return ro
 }
 
 // rs builds a ReplicaSet of ro's template (image) with spec replicas and available pods, sized

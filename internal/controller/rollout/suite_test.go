@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -26,6 +25,7 @@ import (
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 	"github.com/stepwise-dev/stepwise/internal/controller/rollout"
+	"github.com/stepwise-dev/stepwise/internal/testutil"
 	"github.com/stepwise-dev/stepwise/test/cluster"
 	"github.com/stepwise-dev/stepwise/test/observe"
 )
@@ -142,25 +142,9 @@ func newEnv(t *testing.T) *testEnv {
 	return &testEnv{t: t, g: g, ns: ns.Name, obs: obs, ctx: ctx}
 }
 
-// newRollout is a RollingUpdate Rollout "web" of image, selecting app=web.
+// newRollout is a RollingUpdate Rollout "web" of image in the test's namespace.
 func (e *testEnv) newRollout(replicas int32, surge, unavailable intstr.IntOrString, image string) *stepwisev1alpha1.Rollout {
-	return &stepwisev1alpha1.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: e.ns},
-		Spec: stepwisev1alpha1.RolloutSpec{
-			Replicas: ptr.To(replicas),
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: image}}},
-			},
-			Strategy: stepwisev1alpha1.RolloutStrategy{
-				Type:          stepwisev1alpha1.RollingUpdateRolloutStrategyType,
-				RollingUpdate: &stepwisev1alpha1.RollingUpdateRollout{MaxSurge: &surge, MaxUnavailable: &unavailable},
-			},
-			RevisionHistoryLimit:    ptr.To[int32](10),
-			ProgressDeadlineSeconds: ptr.To[int32](600),
-		},
-	}
+	return testutil.Rollout(e.ns, replicas, surge, unavailable, image)
 }
 
 func (e *testEnv) create(obj client.Object) {
