@@ -100,11 +100,11 @@ cluster-down: ## Stop the local cluster and remove its data.
 
 .PHONY: install
 install: ## Install the CRDs into the cluster of the current KUBECONFIG.
-	kubectl apply --server-side --force-conflicts -f config/crd/bases
+	kubectl apply --server-side --force-conflicts -k config/crd
 
 .PHONY: uninstall
 uninstall: ## Remove the CRDs (and every Rollout) from the cluster of the current KUBECONFIG.
-	kubectl delete --ignore-not-found -f config/crd/bases
+	kubectl delete --ignore-not-found -k config/crd
 
 .PHONY: deploy
 deploy: ## Deploy the controller (CRDs, RBAC, Deployment) to the cluster of the current KUBECONFIG.

@@ -27,15 +27,22 @@ var (
 
 // RolloutSpec is the desired state of a Rollout. It has the fields of an apps/v1 DeploymentSpec,
 // with the same names, types and defaults, so a Deployment manifest becomes a Rollout by
-// changing only apiVersion and kind.
+// changing only apiVersion and kind. The rules below are the Deployment's validation.
+// +kubebuilder:validation:XValidation:rule="!has(self.progressDeadlineSeconds) || self.progressDeadlineSeconds > (has(self.minReadySeconds) ? self.minReadySeconds : 0)",message="must be greater than minReadySeconds",fieldPath=".progressDeadlineSeconds",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.template.spec.restartPolicy) || self.template.spec.restartPolicy == 'Always'",message="Unsupported value: only \"Always\" is supported",fieldPath=".template.spec.restartPolicy",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.selector.matchLabels) || self.selector.matchLabels.all(k, has(self.template.metadata) && has(self.template.metadata.labels) && k in self.template.metadata.labels && self.template.metadata.labels[k] == self.selector.matchLabels[k])",message="selector does not match template labels",fieldPath=".template.metadata.labels",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.selector.matchExpressions) || self.selector.matchExpressions.all(e, e.operator == 'In' ? (has(self.template.metadata) && has(self.template.metadata.labels) && e.key in self.template.metadata.labels && has(e.values) && self.template.metadata.labels[e.key] in e.values) : e.operator == 'NotIn' ? !(has(self.template.metadata) && has(self.template.metadata.labels) && e.key in self.template.metadata.labels && has(e.values) && self.template.metadata.labels[e.key] in e.values) : e.operator == 'Exists' ? (has(self.template.metadata) && has(self.template.metadata.labels) && e.key in self.template.metadata.labels) : !(has(self.template.metadata) && has(self.template.metadata.labels) && e.key in self.template.metadata.labels))",message="selector does not match template labels",fieldPath=".template.metadata.labels",reason=FieldValueInvalid
 type RolloutSpec struct {
 	// Number of desired pods. Defaults to 1.
 	// +optional
 	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=0
 	Replicas *int32 `json:"replicas,omitempty"`
 
 	// Label query over pods that should match the replica count. It must match the pod
-	// template's labels.
+	// template's labels, must not be empty, and cannot change after creation.
+	// +kubebuilder:validation:XValidation:rule="(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)",message="empty selector is invalid for a Rollout",reason=FieldValueRequired
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="field is immutable"
 	Selector *metav1.LabelSelector `json:"selector"`
 
 	// Template describes the pods that will be created.
@@ -49,11 +56,13 @@ type RolloutSpec struct {
 	// Minimum number of seconds for which a newly created pod should be ready without any of
 	// its containers crashing, for it to be considered available. Defaults to 0.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
 	MinReadySeconds int32 `json:"minReadySeconds,omitempty"`
 
 	// The number of old ReplicaSets to retain to allow rollback. Defaults to 10.
 	// +optional
 	// +kubebuilder:default=10
+	// +kubebuilder:validation:Minimum=0
 	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
 
 	// Indicates that the rollout is paused: no new revision is rolled out while it is set,
@@ -65,10 +74,12 @@ type RolloutSpec struct {
 	// failed (condition Progressing=False, reason ProgressDeadlineExceeded). Defaults to 600.
 	// +optional
 	// +kubebuilder:default=600
+	// +kubebuilder:validation:Minimum=0
 	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
 }
 
 // RolloutStrategy describes how to replace existing pods with new ones.
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type != 'Recreate' || !has(self.rollingUpdate)",message="may not be specified when strategy type is 'Recreate'",fieldPath=".rollingUpdate",reason=FieldValueForbidden
 type RolloutStrategy struct {
 	// Type of rollout: "Recreate" or "RollingUpdate". Default is RollingUpdate.
 	// +optional
@@ -82,12 +93,15 @@ type RolloutStrategy struct {
 }
 
 // RollingUpdateRollout bounds a rolling update.
+// +kubebuilder:validation:XValidation:rule="!has(self.maxSurge) || !has(self.maxUnavailable) || !(type(self.maxSurge) == int ? self.maxSurge == 0 : self.maxSurge == '0%') || !(type(self.maxUnavailable) == int ? self.maxUnavailable == 0 : self.maxUnavailable == '0%')",message="may not be 0 when maxSurge is 0",fieldPath=".maxUnavailable",reason=FieldValueInvalid
 type RollingUpdateRollout struct {
 	// The maximum number of pods that can be unavailable during the update: an absolute
-	// number or a percentage of desired pods, rounded down. Defaults to 25%.
+	// number or a percentage of desired pods (at most 100%), rounded down. Defaults to 25%.
 	// +optional
 	// +kubebuilder:default="25%"
 	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:MaxLength=12
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 0 : self.matches('^(100|[1-9]?[0-9])%$')",message="must be a non-negative integer or a percentage from 0% to 100%, like 25%"
 	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
 
 	// The maximum number of pods that can be scheduled above the desired number of pods: an
@@ -95,6 +109,8 @@ type RollingUpdateRollout struct {
 	// +optional
 	// +kubebuilder:default="25%"
 	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:MaxLength=12
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 0 : self.matches('^[0-9]+%$')",message="must be a non-negative integer or a percentage, like 25%"
 	MaxSurge *intstr.IntOrString `json:"maxSurge,omitempty"`
 }
 

@@ -39,8 +39,17 @@ func Resolve(ro *stepwisev1alpha1.Rollout) (Params, error) {
 	if spec.Replicas != nil {
 		p.Replicas = *spec.Replicas
 	}
-	if p.Replicas < 0 {
-		return Params{}, invalid("spec.replicas", "must be greater than or equal to 0, got %d", p.Replicas)
+	for field, value := range map[string]*int32{"spec.replicas": &p.Replicas, "spec.minReadySeconds": &spec.MinReadySeconds,
+		"spec.revisionHistoryLimit": spec.RevisionHistoryLimit, "spec.progressDeadlineSeconds": spec.ProgressDeadlineSeconds} {
+		if value != nil && *value < 0 {
+			return Params{}, invalid(field, "must be greater than or equal to 0, got %d", *value)
+		}
+	}
+	if d := spec.ProgressDeadlineSeconds; d != nil && *d <= spec.MinReadySeconds {
+		return Params{}, invalid("spec.progressDeadlineSeconds", "must be greater than minReadySeconds (%d), got %d", spec.MinReadySeconds, *d)
+	}
+	if rp := spec.Template.Spec.RestartPolicy; rp != "" && rp != "Always" {
+		return Params{}, invalid("spec.template.spec.restartPolicy", "unsupported value %q: only \"Always\" is supported", rp)
 	}
 	if err := checkSelector(spec.Selector, spec.Template.Labels); err != nil {
 		return Params{}, err

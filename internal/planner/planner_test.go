@@ -320,6 +320,12 @@ func TestInvalidSpecsNameTheField(t *testing.T) {
 			ro.Spec.Strategy.Type = stepwisev1alpha1.RecreateRolloutStrategyType
 		}, "spec.strategy.rollingUpdate"},
 		{"negative replicas", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Replicas = ptr.To[int32](-1) }, "spec.replicas"},
+		{"negative minReadySeconds", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.MinReadySeconds = -1 }, "spec.minReadySeconds"},
+		{"negative revisionHistoryLimit", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.RevisionHistoryLimit = ptr.To[int32](-1) }, "spec.revisionHistoryLimit"},
+		{"deadline not above minReadySeconds", func(ro *stepwisev1alpha1.Rollout) {
+			ro.Spec.MinReadySeconds, ro.Spec.ProgressDeadlineSeconds = 10, ptr.To[int32](10)
+		}, "spec.progressDeadlineSeconds"},
+		{"restartPolicy Never", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever }, "spec.template.spec.restartPolicy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)

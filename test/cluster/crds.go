@@ -1,10 +1,12 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
+	"os/exec"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -12,30 +14,27 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"sigs.k8s.io/yaml"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
-// InstallCRDs creates (or replaces) every CRD in dir and waits until each is established.
+// InstallCRDs creates (or replaces) every CRD of the kustomization in dir (config/crd, as
+// make install applies it) and waits until each is established.
 func (c *Cluster) InstallCRDs(ctx context.Context, dir string) error {
 	cs, err := apiextensionsclient.NewForConfig(c.Config)
 	if err != nil {
 		return err
 	}
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	rendered, err := exec.CommandContext(ctx, "kubectl", "kustomize", dir).Output()
 	if err != nil {
-		return err
+		return fmt.Errorf("kubectl kustomize %s: %w", dir, err)
 	}
-	if len(files) == 0 {
-		return fmt.Errorf("no CRDs in %s", dir)
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
+	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(rendered), 4096)
+	for {
 		crd := &apiextensionsv1.CustomResourceDefinition{}
-		if err := yaml.UnmarshalStrict(data, crd); err != nil {
-			return fmt.Errorf("reading %s: %w", f, err)
+		if err := decoder.Decode(crd); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("reading the CRDs of %s: %w", dir, err)
 		}
 		crds := cs.ApiextensionsV1().CustomResourceDefinitions()
 		existing, err := crds.Get(ctx, crd.Name, metav1.GetOptions{})
@@ -64,5 +63,4 @@ func (c *Cluster) InstallCRDs(ctx context.Context, dir string) error {
 			return fmt.Errorf("waiting for CRD %s to be established: %w", crd.Name, err)
 		}
 	}
-	return nil
 }

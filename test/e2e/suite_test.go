@@ -56,7 +56,7 @@ func run(m *testing.M) int {
 	}
 	defer c.Stop()
 	kubeconfig = c.Kubeconfig
-	if err := c.InstallCRDs(ctx, filepath.Join(repoRoot, "config", "crd", "bases")); err != nil {
+	if err := c.InstallCRDs(ctx, filepath.Join(repoRoot, "config", "crd")); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

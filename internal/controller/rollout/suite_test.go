@@ -60,7 +60,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer c.Stop()
-	if err := c.InstallCRDs(ctx, filepath.Join(root, "config", "crd", "bases")); err != nil {
+	if err := c.InstallCRDs(ctx, filepath.Join(root, "config", "crd")); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

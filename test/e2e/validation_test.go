@@ -1,0 +1,90 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+)
+
+// validRollout is a good manifest; each case below breaks one thing in it.
+const validRollout = `apiVersion: stepwise.dev/v1alpha1
+kind: Rollout
+metadata:
+  name: web
+spec:
+  replicas: 3
+  minReadySeconds: 5
+  revisionHistoryLimit: 4
+  progressDeadlineSeconds: 60
+  strategy:
+    type: RollingUpdate
+    rollingUpdate:
+      maxSurge: 25%
+      maxUnavailable: 1
+  selector:
+    matchLabels:
+      app: web
+    matchExpressions:
+    - {key: tier, operator: In, values: [front]}
+  template:
+    metadata:
+      labels:
+        app: web
+        tier: front
+    spec:
+      restartPolicy: Always
+      containers:
+      - name: web
+        image: nginx:1.27
+`
+
+// TestBadManifestsAreRejectedAtAdmission applies each bad manifest to the API server: it is
+// rejected with a message naming the field; the good manifest it came from is accepted.
+func TestBadManifestsAreRejectedAtAdmission(t *testing.T) {
+	ns := newNamespace(t)
+	g := gomegaFor(t)
+	for _, tc := range []struct {
+		name, from, to string
+		want           []string // substrings of the rejection
+	}{
+		{"negative replicas", "replicas: 3", "replicas: -1", []string{"spec.replicas", "greater than or equal to 0"}},
+		{"negative minReadySeconds", "minReadySeconds: 5", "minReadySeconds: -5", []string{"spec.minReadySeconds", "greater than or equal to 0"}},
+		{"negative revisionHistoryLimit", "revisionHistoryLimit: 4", "revisionHistoryLimit: -1", []string{"spec.revisionHistoryLimit", "greater than or equal to 0"}},
+		{"negative progressDeadlineSeconds", "progressDeadlineSeconds: 60", "progressDeadlineSeconds: -1", []string{"spec.progressDeadlineSeconds", "greater than or equal to 0"}},
+		{"deadline not above minReadySeconds", "progressDeadlineSeconds: 60", "progressDeadlineSeconds: 5", []string{"spec.progressDeadlineSeconds", "must be greater than minReadySeconds"}},
+		{"missing selector", "  selector:\n    matchLabels:\n      app: web\n    matchExpressions:\n    - {key: tier, operator: In, values: [front]}\n", "", []string{"spec.selector", "Required value"}},
+		{"empty selector", "  selector:\n    matchLabels:\n      app: web\n    matchExpressions:\n    - {key: tier, operator: In, values: [front]}\n", "  selector: {}\n", []string{"spec.selector", "empty selector is invalid"}},
+		{"selector label not in template", "      app: web\n    matchExpressions", "      app: other\n    matchExpressions", []string{"spec.template.metadata.labels", "selector does not match template labels"}},
+		{"selector expression not met", "values: [front]", "values: [back]", []string{"spec.template.metadata.labels", "selector does not match template labels"}},
+		{"both zero", "maxSurge: 25%\n      maxUnavailable: 1", "maxSurge: 0\n      maxUnavailable: 0", []string{"spec.strategy.rollingUpdate.maxUnavailable", "may not be 0 when maxSurge is 0"}},
+		{"both zero as percent", "maxSurge: 25%\n      maxUnavailable: 1", "maxSurge: \"0%\"\n      maxUnavailable: \"0%\"", []string{"spec.strategy.rollingUpdate.maxUnavailable", "may not be 0 when maxSurge is 0"}},
+		{"both zero mixed", "maxSurge: 25%\n      maxUnavailable: 1", "maxSurge: 0%\n      maxUnavailable: 0", []string{"spec.strategy.rollingUpdate.maxUnavailable", "may not be 0 when maxSurge is 0"}},
+		{"percent without sign", "maxSurge: 25%", "maxSurge: \"25\"", []string{"spec.strategy.rollingUpdate.maxSurge", "percentage"}},
+		{"fractional percent", "maxSurge: 25%", "maxSurge: 25.5%", []string{"spec.strategy.rollingUpdate.maxSurge", "percentage"}},
+		{"negative percent", "maxSurge: 25%", "maxSurge: -5%", []string{"spec.strategy.rollingUpdate.maxSurge", "percentage"}},
+		{"not a number", "maxUnavailable: 1", "maxUnavailable: abc", []string{"spec.strategy.rollingUpdate.maxUnavailable", "percentage"}},
+		{"negative integer", "maxUnavailable: 1", "maxUnavailable: -1", []string{"spec.strategy.rollingUpdate.maxUnavailable", "non-negative"}},
+		{"maxUnavailable over 100%", "maxUnavailable: 1", "maxUnavailable: 101%", []string{"spec.strategy.rollingUpdate.maxUnavailable", "0% to 100%"}},
+		{"Recreate with rollingUpdate", "type: RollingUpdate", "type: Recreate", []string{"spec.strategy.rollingUpdate", "may not be specified when strategy type is 'Recreate'"}},
+		{"unknown strategy type", "type: RollingUpdate", "type: BlueGreen", []string{"spec.strategy.type", "Unsupported value", "RollingUpdate", "Recreate"}},
+		{"restartPolicy Never", "restartPolicy: Always", "restartPolicy: Never", []string{"spec.template.spec.restartPolicy", "only \"Always\" is supported"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := strings.Replace(validRollout, tc.from, tc.to, 1)
+			if bad == validRollout {
+				t.Fatalf("case %q changes nothing", tc.name)
+			}
+			_, err := kubectl(bad, "apply", "-n", ns, "-f", "-")
+			g.Expect(err).To(HaveOccurred(), "accepted:\n%s", bad)
+			for _, want := range tc.want {
+				g.Expect(err.Error()).To(ContainSubstring(want))
+			}
+		})
+	}
+	mustKubectl(t, validRollout, "apply", "-n", ns, "-f", "-")
+
+	// The selector cannot change after creation.
+	_, err := kubectl("", "patch", "rollout/web", "-n", ns, "--type=merge", "-p", `{"spec":{"selector":{"matchLabels":{"app":"web","extra":"x"}},"template":{"metadata":{"labels":{"extra":"x"}}}}}`)
+	g.Expect(err).To(MatchError(And(ContainSubstring("spec.selector"), ContainSubstring("field is immutable"))))
+}
