@@ -15,6 +15,7 @@ KWOK := $(LOCALBIN)/kwok-$(KWOK_VERSION)
 # The cluster binaries are rebuilt only when the tools module's go.mod/go.sum change.
 CLUSTER_TOOLS_STAMP := $(LOCALBIN)/.cluster-tools-$(shell cat test/cluster/tools/go.mod test/cluster/tools/go.sum | sha256sum | cut -c1-16)
 GO_TEST_FLAGS ?= -timeout 45m
+FUZZTIME ?= 10s
 
 export STEPWISE_BIN_DIR := $(LOCALBIN)
 export CONTROLLER_GEN
@@ -50,8 +51,14 @@ vet: ## go vet.
 ##@ Test
 
 .PHONY: test
-test: tools vet ## Everything: unit tests, generated-file check, integration tests on the local cluster.
+test: tools vet ## Everything: unit tests, generated-file check, integration tests on the local cluster, a brief fuzz.
 	go test $(GO_TEST_FLAGS) ./...
+	$(MAKE) fuzz
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 10s); failures are kept in testdata/fuzz.
+	go test -run='^$$' -fuzz='^FuzzRolloutKeepsBounds$$' -fuzztime=$(FUZZTIME) ./internal/planner/
+	go test -run='^$$' -fuzz='^FuzzScaledValue$$' -fuzztime=$(FUZZTIME) ./internal/planner/
 
 .PHONY: test-differential
 test-differential: tools ## The full differential matrix against the built-in Deployment controller.

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -138,7 +139,8 @@ func ResolveFenceposts(maxSurge, maxUnavailable *intstr.IntOrString, desired int
 	if desired == 0 {
 		u = 0
 	}
-	return s, min(u, desired), nil
+	// An absurd surge must not overflow replicas + maxSurge; it cannot mean more than that.
+	return min(s, math.MaxInt32-desired), min(u, desired), nil
 }
 
 // scaledValue is an int-or-percent as a count of `total`: an integer as is, "N%" as N% of
@@ -155,18 +157,16 @@ func scaledValue(v *intstr.IntOrString, total int32, roundUp bool, field string)
 		return v.IntVal, nil
 	}
 	s := v.StrVal
-	percent, err := strconv.Atoi(s[:max(0, len(s)-1)])
+	percent, err := strconv.ParseInt(s[:max(0, len(s)-1)], 10, 32)
 	if len(s) < 2 || s[len(s)-1] != '%' || err != nil || s[0] == '+' || s[0] == '-' {
 		return 0, invalid(field, "must be an integer or a percentage like \"25%%\", got %q", s)
 	}
-	if percent < 0 {
-		return 0, invalid(field, "must be greater than or equal to 0%%, got %q", s)
-	}
-	scaled := int64(percent) * int64(total)
+	// Both factors fit in 32 bits, so the product fits in 64.
+	scaled := percent * int64(total)
 	if roundUp {
-		return int32((scaled + 99) / 100), nil
+		scaled += 99
 	}
-	return int32(scaled / 100), nil
+	return int32(min(scaled/100, math.MaxInt32)), nil
 }
 
 // sizeAnnotationsNeedUpdate reports whether rs records a different Rollout size.
