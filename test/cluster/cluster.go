@@ -49,6 +49,9 @@ type Options struct {
 	// Detach lets the components outlive this process (make cluster-up); otherwise they are
 	// killed with it.
 	Detach bool
+	// AuditUser, when set, makes the API server log every request of that user (metadata
+	// level, JSON lines) to AuditLogPath().
+	AuditUser string
 }
 
 // Cluster is a running local cluster.
@@ -145,6 +148,14 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
 		"--disable-admission-plugins=ServiceAccount",
 		"--allow-privileged=true",
 	}
+	if opts.AuditUser != "" {
+		policy := filepath.Join(dir, "audit-policy.yaml")
+		rules := fmt.Sprintf("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n  users: [%q]\n- level: None\n", opts.AuditUser)
+		if err := os.WriteFile(policy, []byte(rules), 0o600); err != nil {
+			return nil, err
+		}
+		c.state.APIServerArgs = append(c.state.APIServerArgs, "--audit-policy-file="+policy, "--audit-log-path="+c.AuditLogPath(), "--audit-log-mode=blocking")
+	}
 	if err := c.start("kube-apiserver", c.state.APIServerArgs...); err != nil {
 		return nil, err
 	}
@@ -195,6 +206,9 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
 	}
 	return c, nil
 }
+
+// AuditLogPath is where the API server writes the audit log of Options.AuditUser.
+func (c *Cluster) AuditLogPath() string { return filepath.Join(c.Dir, "logs", "audit.log") }
 
 // Attach finds the detached cluster whose files are in dir.
 func Attach(dir string) (*Cluster, error) {

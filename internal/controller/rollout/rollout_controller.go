@@ -46,7 +46,7 @@ func NewReconciler(mgr ctrl.Manager) *Reconciler {
 }
 
 // +kubebuilder:rbac:groups=stepwise.dev,resources=rollouts,verbs=get;list;watch;update
-// +kubebuilder:rbac:groups=stepwise.dev,resources=rollouts/status,verbs=get;patch
+// +kubebuilder:rbac:groups=stepwise.dev,resources=rollouts/status,verbs=patch
 // +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

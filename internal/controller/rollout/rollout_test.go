@@ -365,3 +365,30 @@ func TestReplicaFailureIsCopied(t *testing.T) {
 		g.Expect(cond.Message).To(ContainSubstring("serviceAccountToken"))
 	}).Should(Succeed())
 }
+
+// The rollback request annotation: done once, cleared, recorded; a missing revision says why.
+func TestRollbackRequestAnnotation(t *testing.T) {
+	e := newEnv(t)
+	e.create(e.newRollout(2, one, one, "app:v1"))
+	e.waitComplete("web")
+	e.setImage("web", "app:v2")
+	e.waitComplete("web")
+
+	e.update("web", func(ro *stepwisev1alpha1.Rollout) {
+		ro.Annotations = map[string]string{stepwisev1alpha1.RollbackRequestAnnotation: "0"}
+	})
+	e.g.Eventually(func() string { return e.get("web").Spec.Template.Spec.Containers[0].Image }).Should(Equal("app:v1"))
+	ro := e.waitComplete("web")
+	e.g.Expect(ro.Annotations).NotTo(HaveKey(stepwisev1alpha1.RollbackRequestAnnotation))
+	e.g.Expect(findCondition(ro, stepwisev1alpha1.ConditionRollback).Reason).To(Equal(stepwisev1alpha1.ReasonRolledBack))
+	e.g.Expect(ro.Status.CurrentRevision).To(Equal(int64(3)))
+
+	e.update("web", func(ro *stepwisev1alpha1.Rollout) {
+		ro.Annotations = map[string]string{stepwisev1alpha1.RollbackRequestAnnotation: "99"}
+	})
+	e.g.Eventually(func() string {
+		cond := findCondition(e.get("web"), stepwisev1alpha1.ConditionRollback)
+		return cond.Reason
+	}).Should(Equal(stepwisev1alpha1.ReasonRevisionNotFound))
+	e.g.Expect(e.get("web").Spec.Template.Spec.Containers[0].Image).To(Equal("app:v1"))
+}

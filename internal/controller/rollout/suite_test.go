@@ -2,8 +2,10 @@ package rollout_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 	"go.uber.org/zap/zapcore"
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +21,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -54,7 +59,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	c, err := cluster.Start(ctx, cluster.Options{Dir: dir})
+	c, err := cluster.Start(ctx, cluster.Options{Dir: dir, AuditUser: controllerUser})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the local cluster:", err)
 		return 1
@@ -74,7 +79,25 @@ func run(m *testing.M) int {
 		return 1
 	}
 	ctrl.SetLogger(zap.New(zap.WriteTo(logFile), zap.Level(zapcore.Level(-2))))
-	mgr, err := ctrl.NewManager(c.Config, ctrl.Options{
+	// The controller runs as its ServiceAccount with exactly the generated RBAC (config/rbac).
+	if out, err := exec.Command("kubectl", "--kubeconfig", c.Kubeconfig, "create", "namespace", "stepwise-system").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "%v: %s\n", err, out)
+		return 1
+	}
+	if out, err := exec.Command("kubectl", "--kubeconfig", c.Kubeconfig, "apply", "-k", filepath.Join(root, "config", "rbac")).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "applying config/rbac: %v: %s\n", err, out)
+		return 1
+	}
+	kube = kubernetes.NewForConfigOrDie(c.Config)
+	token, err := kube.CoreV1().ServiceAccounts("stepwise-system").CreateToken(ctx, "stepwise-controller",
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](6 * 3600)}}, metav1.CreateOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "requesting the controller's token:", err)
+		return 1
+	}
+	controllerConfig := rest.AnonymousClientConfig(c.Config)
+	controllerConfig.BearerToken = token.Status.Token
+	mgr, err := ctrl.NewManager(controllerConfig, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -96,14 +119,48 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	kube = kubernetes.NewForConfigOrDie(c.Config)
 
 	code := m.Run()
+	if checkLeastPrivilege(c, filepath.Join(root, "config", "rbac", "role.yaml")) != 0 {
+		code = 1
+	}
 	if code != 0 {
 		_ = logFile.Sync()
 		if data, err := os.ReadFile(logFile.Name()); err == nil {
 			fmt.Fprintf(os.Stderr, "--- controller log (last 16 KiB):\n%s\n", tail(data, 16<<10))
 		}
+	}
+	return code
+}
+
+// controllerUser is the ServiceAccount config/rbac binds the generated ClusterRole to.
+const controllerUser = "system:serviceaccount:stepwise-system:stepwise-controller"
+
+// checkLeastPrivilege fails the run when the controller was refused anything (a missing
+// permission) or was granted a verb the whole suite never used (an extra one).
+func checkLeastPrivilege(c *cluster.Cluster, role string) int {
+	used, forbidden, err := c.AuditedPermissions()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "least privilege:", err)
+		return 1
+	}
+	granted, err := cluster.GrantedPermissions(role)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "least privilege:", err)
+		return 1
+	}
+	code := 0
+	if len(forbidden) > 0 {
+		fmt.Fprintf(os.Stderr, "least privilege: the controller was refused: %v\n", forbidden)
+		code = 1
+	}
+	// Only the whole suite uses every permission; a -run subset cannot tell extra ones.
+	if runFlag := flag.Lookup("test.run"); runFlag != nil && runFlag.Value.String() != "" {
+		return code
+	}
+	if unused := cluster.Unused(granted, used); len(unused) > 0 {
+		fmt.Fprintf(os.Stderr, "least privilege: %s grants what the controller never used: %v\n", role, unused)
+		code = 1
 	}
 	return code
 }

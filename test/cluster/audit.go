@@ -1,0 +1,116 @@
+package cluster
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// Permission is one verb on one resource ("rollouts/status" for a subresource).
+type Permission struct{ Group, Resource, Verb string }
+
+func (p Permission) String() string { return fmt.Sprintf("%s %s.%s", p.Verb, p.Resource, p.Group) }
+
+// auditEvent is the part of an audit.k8s.io/v1 Event that matters here.
+type auditEvent struct {
+	Stage string `json:"stage"`
+	Verb  string `json:"verb"`
+	User  struct {
+		Username string `json:"username"`
+	} `json:"user"`
+	ObjectRef *struct {
+		Resource    string `json:"resource"`
+		Subresource string `json:"subresource"`
+		APIGroup    string `json:"apiGroup"`
+	} `json:"objectRef"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+// AuditedPermissions reads the audit log of Options.AuditUser: the permissions its requests
+// used, and the requests the API server refused as forbidden.
+func (c *Cluster) AuditedPermissions() (used map[Permission]bool, forbidden []string, err error) {
+	f, err := os.Open(c.AuditLogPath())
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	used = map[Permission]bool{}
+	scanner := bufio.NewScanner(f)
+	scanner.Buffer(make([]byte, 1<<20), 1<<24)
+	for scanner.Scan() {
+		var ev auditEvent
+		if err := json.Unmarshal(scanner.Bytes(), &ev); err != nil {
+			return nil, nil, fmt.Errorf("reading the audit log: %w", err)
+		}
+		if ev.ObjectRef == nil || ev.User.Username != c.opts.AuditUser {
+			continue
+		}
+		resource := ev.ObjectRef.Resource
+		if ev.ObjectRef.Subresource != "" {
+			resource += "/" + ev.ObjectRef.Subresource
+		}
+		p := Permission{Group: ev.ObjectRef.APIGroup, Resource: resource, Verb: ev.Verb}
+		// RBAC's verdict, not any 403 (a terminating namespace refuses creates with 403 too).
+		if ev.Annotations["authorization.k8s.io/decision"] == "forbid" {
+			forbidden = append(forbidden, p.String())
+			continue
+		}
+		used[p] = true
+	}
+	return used, forbidden, scanner.Err()
+}
+
+// GrantedPermissions lists what a ClusterRole manifest grants, one Permission per verb.
+func GrantedPermissions(clusterRoleFile string) (map[Permission]bool, error) {
+	data, err := os.ReadFile(clusterRoleFile)
+	if err != nil {
+		return nil, err
+	}
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.UnmarshalStrict(data, role); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", clusterRoleFile, err)
+	}
+	granted := map[Permission]bool{}
+	for _, rule := range role.Rules {
+		for _, g := range rule.APIGroups {
+			for _, r := range rule.Resources {
+				for _, v := range rule.Verbs {
+					if g == "*" || r == "*" || v == "*" {
+						return nil, fmt.Errorf("%s grants a wildcard (%s %s.%s)", clusterRoleFile, v, r, g)
+					}
+					granted[Permission{Group: g, Resource: r, Verb: v}] = true
+				}
+			}
+		}
+	}
+	return granted, nil
+}
+
+// Unused returns the granted permissions that were never used, sorted. Two verbs count as
+// used when their partner is, because client libraries need them on paths a test run may not
+// take: list with watch (an informer lists when the server cannot stream its initial state)
+// and patch with create on events (the recorder patches a repeated event into a series).
+func Unused(granted, used map[Permission]bool) []string {
+	implied := map[Permission]bool{}
+	for p := range used {
+		switch {
+		case p.Verb == "watch":
+			implied[Permission{p.Group, p.Resource, "list"}] = true
+		case p.Verb == "create" && p.Resource == "events":
+			implied[Permission{p.Group, p.Resource, "patch"}] = true
+		}
+	}
+	var out []string
+	for p := range granted {
+		if !used[p] && !implied[p] {
+			out = append(out, p.String())
+		}
+	}
+	sort.Strings(out)
+	return out
+}
