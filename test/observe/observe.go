@@ -33,6 +33,12 @@ type Bounds struct {
 	Exclusive bool
 }
 
+// Loosest is the weakest bounds that both b and o allow: for a run whose size changes, every
+// state must keep at least these.
+func (b Bounds) Loosest(o Bounds) Bounds {
+	return Bounds{MaxReplicas: max(b.MaxReplicas, o.MaxReplicas), MinAvailable: min(b.MinAvailable, o.MinAvailable), Exclusive: b.Exclusive && o.Exclusive}
+}
+
 // ReplicaSetState is one ReplicaSet as observed.
 type ReplicaSetState struct {
 	Name     string

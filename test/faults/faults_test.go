@@ -1,0 +1,246 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/controller/rollout"
+)
+
+var (
+	one     = intstr.FromInt32(1)
+	quarter = intstr.FromString("25%")
+)
+
+// waitForStates waits until the observer has seen n more states than base: a point in the
+// middle of a rollout, reached by events rather than by time.
+func (e *env) waitForStates(base, n int) {
+	e.t.Helper()
+	e.g.Eventually(func() int { return len(e.obs.States()) - base }).Should(BeNumerically(">=", n))
+}
+
+// The controller is killed (SIGKILL) at a random point of each of 20 rollouts and restarted;
+// every rollout completes, no bound breaks, no template gets two ReplicaSets.
+func TestControllerKilledDuringRollouts(t *testing.T) {
+	const seed = 20261122
+	rng := rand.New(rand.NewPCG(seed, 1))
+	t.Logf("seed %d", seed)
+	e := newEnv(t)
+	c := startController(t)
+	ro := e.rollout(5, one, one, "200ms")
+	e.g.Expect(k8s.Create(e.ctx, ro)).To(Succeed())
+	e.waitComplete()
+	e.obs.SetBounds(bounds(ro))
+
+	for i := 1; i <= 20; i++ {
+		base := len(e.obs.States())
+		e.update(func(ro *stepwisev1alpha1.Rollout) {
+			ro.Spec.Template.Spec.Containers[0].Image = fmt.Sprintf("app:v%d", i)
+		})
+		e.waitForStates(base, rng.IntN(12))
+		c.kill()
+		c = startController(t)
+		e.waitComplete()
+	}
+	e.expectConverged()
+}
+
+// Two replicas with leader election: only the leader writes; killing it hands over and the
+// rollout finishes.
+func TestLeaderElectionHandsOver(t *testing.T) {
+	e := newEnv(t)
+	args := []string{"--leader-elect", "--leader-election-namespace=" + e.ns,
+		"--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=500ms"}
+	a, b := startController(t, args...), startController(t, args...)
+	acquired := func(c *controller) bool { return strings.Contains(c.log.String(), "Successfully acquired lease") }
+	e.g.Eventually(func() bool { return acquired(a) || acquired(b) }).Should(BeTrue())
+	leader, follower := a, b
+	if acquired(b) {
+		leader, follower = b, a
+	}
+	ro := e.rollout(6, one, one, "300ms")
+	e.g.Expect(k8s.Create(e.ctx, ro)).To(Succeed())
+	e.waitComplete()
+	e.obs.SetBounds(bounds(ro))
+
+	base := len(e.obs.States())
+	e.update(func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Template.Spec.Containers[0].Image = "app:v1" })
+	e.waitForStates(base, 6)
+	e.g.Expect(acquired(follower)).To(BeFalse())
+	writes := func(c *controller) bool {
+		log := c.log.String()
+		return strings.Contains(log, "Scaling ReplicaSet") || strings.Contains(log, "Creating ReplicaSet")
+	}
+	e.g.Expect(writes(leader)).To(BeTrue())
+	e.g.Expect(writes(follower)).To(BeFalse(), "only the leader writes")
+
+	leader.kill()
+	e.g.Eventually(func() bool { return acquired(follower) }).Should(BeTrue())
+	e.waitComplete()
+	e.expectConverged()
+}
+
+// The API server restarts in the middle of a rollout; the controller reconnects and finishes.
+func TestAPIServerRestartMidRollout(t *testing.T) {
+	e := newEnv(t)
+	startController(t)
+	ro := e.rollout(10, quarter, quarter, "500ms")
+	e.g.Expect(k8s.Create(e.ctx, ro)).To(Succeed())
+	e.waitComplete()
+	e.obs.SetBounds(bounds(ro))
+
+	base := len(e.obs.States())
+	e.update(func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Template.Spec.Containers[0].Image = "app:v1" })
+	e.waitForStates(base, 8)
+	e.g.Expect(localCluster.RestartAPIServer(context.Background())).To(Succeed())
+	e.waitComplete()
+	e.expectConverged()
+}
+
+// Another client keeps editing the Rollout and its ReplicaSets during a rollout: the
+// controller's writes conflict, are retried on fresh reads, and the rollout completes.
+func TestConcurrentWritersDuringRollout(t *testing.T) {
+	e := newEnv(t)
+	startController(t)
+	ro := e.rollout(6, one, one, "200ms")
+	e.g.Expect(k8s.Create(e.ctx, ro)).To(Succeed())
+	e.waitComplete()
+	e.obs.SetBounds(bounds(ro))
+
+	// The other writer has a client (and rate limit, 5 requests/s) of its own.
+	writer, err := client.New(localCluster.Config, client.Options{Scheme: scheme})
+	e.g.Expect(err).NotTo(HaveOccurred())
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { // annotation edits as fast as the writer's rate limit allows
+		defer close(done)
+		for n := 0; ctx.Err() == nil; n++ {
+			patch := client.RawPatch("application/merge-patch+json", []byte(fmt.Sprintf(`{"metadata":{"annotations":{"other-writer":"%d"}}}`, n)))
+			_ = writer.Patch(ctx, &stepwisev1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "web"}}, patch)
+			list := &appsv1.ReplicaSetList{}
+			if writer.List(ctx, list, client.InNamespace(e.ns)) == nil {
+				for i := range list.Items {
+					_ = writer.Patch(ctx, &list.Items[i], patch)
+				}
+			}
+		}
+	}()
+	for _, image := range []string{"app:v1", "app:v2", "app:v3"} {
+		e.update(func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Template.Spec.Containers[0].Image = image })
+		e.waitComplete()
+	}
+	stop()
+	<-done
+	e.expectConverged()
+}
+
+// A ReplicaSet created but not yet in the cache must not lead to a second one: the name
+// derives from the template, the create finds it, and the reconcile waits for the cache.
+func TestStaleCacheMakesNoSecondReplicaSet(t *testing.T) {
+	e := newEnv(t)
+	ro := e.rollout(3, one, one, "0s")
+	e.g.Expect(k8s.Create(e.ctx, ro)).To(Succeed())
+
+	direct, err := client.NewWithWatch(localCluster.Config, client.Options{Scheme: scheme})
+	e.g.Expect(err).NotTo(HaveOccurred())
+	// A cache that has not seen any ReplicaSet yet.
+	stale := interceptor.NewClient(direct, interceptor.Funcs{
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if err := c.List(ctx, list, opts...); err != nil {
+				return err
+			}
+			if rsList, ok := list.(*appsv1.ReplicaSetList); ok {
+				rsList.Items = nil
+			}
+			return nil
+		},
+	})
+	r := &rollout.Reconciler{Client: stale, APIReader: direct, Recorder: events.NewFakeRecorder(100), Clock: clock.RealClock{}}
+	req := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: e.ns, Name: "web"}}
+	for range 3 {
+		_, err := r.Reconcile(e.ctx, req)
+		e.g.Expect(err).NotTo(HaveOccurred())
+	}
+	list := &appsv1.ReplicaSetList{}
+	e.g.Expect(k8s.List(e.ctx, list, client.InNamespace(e.ns))).To(Succeed())
+	e.g.Expect(list.Items).To(HaveLen(1))
+	e.g.Expect(e.get().Status.CollisionCount).To(BeNil(), "our own ReplicaSet is not a collision")
+}
+
+// Twenty random operations in a row (image change, scale, pause, resume, undo, restart), each
+// taken once the controller has observed the previous one; then it converges, every bound held
+// throughout (the loosest bounds over the sizes the run used).
+func TestIterativeRandomOperations(t *testing.T) {
+	const seed = 7
+	rng := rand.New(rand.NewPCG(seed, 2))
+	t.Logf("seed %d", seed)
+	e := newEnv(t)
+	startController(t)
+	ro := e.rollout(4, one, one, "100ms")
+	e.g.Expect(k8s.Create(e.ctx, ro)).To(Succeed())
+	e.waitComplete()
+	// Sizes stay within 2..8 replicas with maxSurge 1, maxUnavailable 1.
+	e.obs.SetBounds(bounds(e.rolloutOfSize(8)).Loosest(bounds(e.rolloutOfSize(2))))
+
+	paused, version := false, 0
+	for i := range 20 {
+		var op string
+		e.update(func(ro *stepwisev1alpha1.Rollout) {
+			switch n := rng.IntN(6); {
+			case n == 0:
+				version++
+				op = fmt.Sprintf("image app:r%d", version)
+				ro.Spec.Template.Spec.Containers[0].Image = fmt.Sprintf("app:r%d", version)
+			case n == 1:
+				size := 2 + rng.Int32N(7)
+				op = fmt.Sprintf("scale %d", size)
+				ro.Spec.Replicas = ptr.To(size)
+			case n == 2 && !paused:
+				op, paused = "pause", true
+				ro.Spec.Paused = true
+			case n == 3 && paused:
+				op, paused = "resume", false
+				ro.Spec.Paused = false
+			case n == 4 && !paused:
+				op = "undo"
+				if ro.Annotations == nil {
+					ro.Annotations = map[string]string{}
+				}
+				ro.Annotations[stepwisev1alpha1.RollbackRequestAnnotation] = "0"
+			default:
+				op = "restart"
+				ro.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] = fmt.Sprint(i)
+			}
+		})
+		t.Logf("op %d: %s", i, op)
+		e.g.Eventually(func(g Gomega) {
+			ro := e.get()
+			g.Expect(ro.Status.ObservedGeneration).To(Equal(ro.Generation))
+			g.Expect(ro.Annotations).NotTo(HaveKey(stepwisev1alpha1.RollbackRequestAnnotation))
+		}).Should(Succeed())
+	}
+	if paused {
+		e.update(func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Paused = false })
+	}
+	e.waitComplete()
+	e.expectConverged()
+}
+
+func (e *env) rolloutOfSize(replicas int32) *stepwisev1alpha1.Rollout {
+	return e.rollout(replicas, one, one, "0s")
+}
