@@ -285,11 +285,11 @@ func checkPlanKeepsBounds(t *testing.T, before Snapshot, plan Plan, fail func(st
 		fail("plan scales up to %d > %d + %d", after, params.Replicas, params.MaxSurge)
 	}
 	if plan.Kind == KindRollout && params.Strategy == stepwisev1alpha1.RollingUpdateRolloutStrategyType {
+		// Available pods beyond a ReplicaSet's desired size are going away whatever this plan
+		// does, so both sides count pods only up to the desired size.
 		var availableBefore, availableAfter int32
-		for _, rs := range append(slices.Clone(before.Old), before.New) {
-			if rs != nil {
-				availableBefore += rs.Status.AvailableReplicas
-			}
+		for _, rs := range before.All() {
+			availableBefore += min(rs.Status.AvailableReplicas, *rs.Spec.Replicas)
 		}
 		for _, rs := range plan.AllRSs {
 			// The ReplicaSet controller removes unavailable pods first.
