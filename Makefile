@@ -14,7 +14,8 @@ CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KWOK := $(LOCALBIN)/kwok-$(KWOK_VERSION)
 # The cluster binaries are rebuilt only when the tools module's go.mod/go.sum change.
 CLUSTER_TOOLS_STAMP := $(LOCALBIN)/.cluster-tools-$(shell cat test/cluster/tools/go.mod test/cluster/tools/go.sum | sha256sum | cut -c1-16)
-GO_TEST_FLAGS ?= -timeout 45m
+# -count=1: the cluster tests read inputs Go cannot track (kubectl kustomize, the binaries).
+GO_TEST_FLAGS ?= -timeout 45m -count=1
 # Fuzz budgets as execution counts: a duration -fuzztime races Go's fuzz coordinator
 # (golang/go#75804, unfixed in go1.26) and fails spuriously with "context deadline exceeded".
 FUZZ_ROLLOUTS ?= 20000x
