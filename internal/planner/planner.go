@@ -54,6 +54,8 @@ const (
 // delete.
 type Plan struct {
 	Kind Kind
+	// Params are the Rollout's resolved sizes the plan was made for.
+	Params Params
 	// CreateNew is the ReplicaSet of a new revision to create, replicas already set.
 	CreateNew *appsv1.ReplicaSet
 	// UpdateNew is the existing new ReplicaSet with its annotations or minReadySeconds brought
@@ -89,9 +91,9 @@ func (s ScaleStep) Direction() string {
 }
 
 // StatusInput is what status.Compute needs to know of this plan.
-func (p Plan) StatusInput(ro *stepwisev1alpha1.Rollout, params Params, created bool, now time.Time) status.Input {
+func (p Plan) StatusInput(ro *stepwisev1alpha1.Rollout, created bool, now time.Time) status.Input {
 	return status.Input{
-		Rollout: ro, Replicas: params.Replicas, MaxUnavailable: params.MaxUnavailable,
+		Rollout: ro, Replicas: p.Params.Replicas, MaxUnavailable: p.Params.MaxUnavailable,
 		NewRS: p.NewRS, AllRSs: p.AllRSs, CreatedNewRS: created,
 		EvaluateProgress: p.Kind == KindRollout, Now: now,
 	}
@@ -129,7 +131,7 @@ type planning struct {
 }
 
 func newPlanning(s Snapshot, params Params) *planning {
-	p := &planning{s: s, params: params}
+	p := &planning{s: s, params: params, plan: Plan{Params: params}}
 	if s.New != nil {
 		p.newRS = s.New.DeepCopy()
 	}

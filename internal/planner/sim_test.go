@@ -77,8 +77,7 @@ func (s *sim) reconcile(t *testing.T) Plan {
 	for _, d := range plan.Delete {
 		s.rss = slices.DeleteFunc(s.rss, func(rs *appsv1.ReplicaSet) bool { return rs.Name == d.Name })
 	}
-	params, _ := Resolve(s.ro)
-	s.ro.Status = status.Compute(plan.StatusInput(s.ro, params, plan.CreateNew != nil, snap.Now))
+	s.ro.Status = status.Compute(plan.StatusInput(s.ro, plan.CreateNew != nil, snap.Now))
 	return plan
 }
 

@@ -68,8 +68,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	}()
 	now := r.Clock.Now()
 
-	params, err := planner.Resolve(ro)
-	if err != nil {
+	// Validate before reading ReplicaSets: with an invalid selector the snapshot would release
+	// every ReplicaSet the Rollout owns.
+	if _, err := planner.Resolve(ro); err != nil {
 		return ctrl.Result{}, r.markInvalid(ro, err)
 	}
 	snap, err := r.snapshot(ctx, ro)
@@ -82,7 +83,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	}
 	plan, err := planner.For(snap)
 	if err != nil {
-		return ctrl.Result{}, r.markInvalid(ro, err)
+		return ctrl.Result{}, fmt.Errorf("planning: %w", err)
 	}
 	ctrl.LoggerFrom(ctx).V(4).Info("Planned", "kind", plan.Kind, "create", plan.CreateNew != nil, "scale", plan.Scale, "delete", len(plan.Delete))
 	created, err := r.apply(ctx, ro, snap, &plan)
@@ -92,9 +93,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	ro.Status = status.Compute(plan.StatusInput(ro, params, created, now))
+	ro.Status = status.Compute(plan.StatusInput(ro, created, now))
 	synced = true
-	return ctrl.Result{RequeueAfter: status.RequeueAfter(ro, &ro.Status, plan.AllRSs, params.Replicas, now)}, nil
+	return ctrl.Result{RequeueAfter: status.RequeueAfter(ro, &ro.Status, plan.AllRSs, plan.Params.Replicas, now)}, nil
 }
 
 // markInvalid records a spec the controller cannot act on; retrying will not help until the
