@@ -30,8 +30,8 @@ var (
 // waitForStates waits until the observer has seen n more states than base: a point in the
 // middle of a rollout, reached by events rather than by time.
 func (e *env) waitForStates(base, n int) {
-	e.t.Helper()
-	e.g.Eventually(func() int { return len(e.obs.States()) - base }).Should(BeNumerically(">=", n))
+	e.T.Helper()
+	e.G.Eventually(func() int { return len(e.Obs.States()) - base }).Should(BeNumerically(">=", n))
 }
 
 // The controller is killed (SIGKILL) at a random point of each of 20 rollouts and restarted;
@@ -43,12 +43,12 @@ func TestControllerKilledDuringRollouts(t *testing.T) {
 	e := newEnv(t)
 	c := startController(t)
 	ro := e.rollout(5, one, one, "200ms")
-	e.g.Expect(k8s.Create(e.ctx, ro)).To(Succeed())
+	e.G.Expect(k8s.Create(e.Ctx, ro)).To(Succeed())
 	e.waitComplete()
-	e.obs.SetBounds(bounds(ro))
+	e.Obs.SetBounds(bounds(ro))
 
 	for i := 1; i <= 20; i++ {
-		base := len(e.obs.States())
+		base := len(e.Obs.States())
 		e.update(func(ro *stepwisev1alpha1.Rollout) {
 			ro.Spec.Template.Spec.Containers[0].Image = fmt.Sprintf("app:v%d", i)
 		})
@@ -64,33 +64,33 @@ func TestControllerKilledDuringRollouts(t *testing.T) {
 // rollout finishes.
 func TestLeaderElectionHandsOver(t *testing.T) {
 	e := newEnv(t)
-	args := []string{"--leader-elect", "--leader-election-namespace=" + e.ns,
+	args := []string{"--leader-elect", "--leader-election-namespace=" + e.NS,
 		"--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=500ms"}
 	a, b := startController(t, args...), startController(t, args...)
 	acquired := func(c *controller) bool { return strings.Contains(c.log.String(), "Successfully acquired lease") }
-	e.g.Eventually(func() bool { return acquired(a) || acquired(b) }).Should(BeTrue())
+	e.G.Eventually(func() bool { return acquired(a) || acquired(b) }).Should(BeTrue())
 	leader, follower := a, b
 	if acquired(b) {
 		leader, follower = b, a
 	}
 	ro := e.rollout(6, one, one, "300ms")
-	e.g.Expect(k8s.Create(e.ctx, ro)).To(Succeed())
+	e.G.Expect(k8s.Create(e.Ctx, ro)).To(Succeed())
 	e.waitComplete()
-	e.obs.SetBounds(bounds(ro))
+	e.Obs.SetBounds(bounds(ro))
 
-	base := len(e.obs.States())
+	base := len(e.Obs.States())
 	e.update(func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Template.Spec.Containers[0].Image = "app:v1" })
 	e.waitForStates(base, 6)
-	e.g.Expect(acquired(follower)).To(BeFalse())
+	e.G.Expect(acquired(follower)).To(BeFalse())
 	writes := func(c *controller) bool {
 		log := c.log.String()
 		return strings.Contains(log, "Scaling ReplicaSet") || strings.Contains(log, "Creating ReplicaSet")
 	}
-	e.g.Expect(writes(leader)).To(BeTrue())
-	e.g.Expect(writes(follower)).To(BeFalse(), "only the leader writes")
+	e.G.Expect(writes(leader)).To(BeTrue())
+	e.G.Expect(writes(follower)).To(BeFalse(), "only the leader writes")
 
 	leader.kill()
-	e.g.Eventually(func() bool { return acquired(follower) }).Should(BeTrue())
+	e.G.Eventually(func() bool { return acquired(follower) }).Should(BeTrue())
 	e.waitComplete()
 	e.expectConverged()
 }
@@ -100,14 +100,14 @@ func TestAPIServerRestartMidRollout(t *testing.T) {
 	e := newEnv(t)
 	startController(t)
 	ro := e.rollout(10, quarter, quarter, "500ms")
-	e.g.Expect(k8s.Create(e.ctx, ro)).To(Succeed())
+	e.G.Expect(k8s.Create(e.Ctx, ro)).To(Succeed())
 	e.waitComplete()
-	e.obs.SetBounds(bounds(ro))
+	e.Obs.SetBounds(bounds(ro))
 
-	base := len(e.obs.States())
+	base := len(e.Obs.States())
 	e.update(func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Template.Spec.Containers[0].Image = "app:v1" })
 	e.waitForStates(base, 8)
-	e.g.Expect(localCluster.RestartAPIServer(context.Background())).To(Succeed())
+	e.G.Expect(localCluster.RestartAPIServer(context.Background())).To(Succeed())
 	e.waitComplete()
 	e.expectConverged()
 }
@@ -118,22 +118,22 @@ func TestConcurrentWritersDuringRollout(t *testing.T) {
 	e := newEnv(t)
 	startController(t)
 	ro := e.rollout(6, one, one, "200ms")
-	e.g.Expect(k8s.Create(e.ctx, ro)).To(Succeed())
+	e.G.Expect(k8s.Create(e.Ctx, ro)).To(Succeed())
 	e.waitComplete()
-	e.obs.SetBounds(bounds(ro))
+	e.Obs.SetBounds(bounds(ro))
 
 	// The other writer has a client (and rate limit, 5 requests/s) of its own.
 	writer, err := client.New(localCluster.Config, client.Options{Scheme: scheme})
-	e.g.Expect(err).NotTo(HaveOccurred())
+	e.G.Expect(err).NotTo(HaveOccurred())
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { // annotation edits as fast as the writer's rate limit allows
 		defer close(done)
 		for n := 0; ctx.Err() == nil; n++ {
 			patch := client.RawPatch("application/merge-patch+json", []byte(fmt.Sprintf(`{"metadata":{"annotations":{"other-writer":"%d"}}}`, n)))
-			_ = writer.Patch(ctx, &stepwisev1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "web"}}, patch)
+			_ = writer.Patch(ctx, &stepwisev1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: e.NS, Name: "web"}}, patch)
 			list := &appsv1.ReplicaSetList{}
-			if writer.List(ctx, list, client.InNamespace(e.ns)) == nil {
+			if writer.List(ctx, list, client.InNamespace(e.NS)) == nil {
 				for i := range list.Items {
 					_ = writer.Patch(ctx, &list.Items[i], patch)
 				}
@@ -154,10 +154,10 @@ func TestConcurrentWritersDuringRollout(t *testing.T) {
 func TestStaleCacheMakesNoSecondReplicaSet(t *testing.T) {
 	e := newEnv(t)
 	ro := e.rollout(3, one, one, "0s")
-	e.g.Expect(k8s.Create(e.ctx, ro)).To(Succeed())
+	e.G.Expect(k8s.Create(e.Ctx, ro)).To(Succeed())
 
 	direct, err := client.NewWithWatch(localCluster.Config, client.Options{Scheme: scheme})
-	e.g.Expect(err).NotTo(HaveOccurred())
+	e.G.Expect(err).NotTo(HaveOccurred())
 	// A cache that has not seen any ReplicaSet yet.
 	stale := interceptor.NewClient(direct, interceptor.Funcs{
 		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
@@ -171,15 +171,15 @@ func TestStaleCacheMakesNoSecondReplicaSet(t *testing.T) {
 		},
 	})
 	r := &rollout.Reconciler{Client: stale, APIReader: direct, Recorder: events.NewFakeRecorder(100), Clock: clock.RealClock{}}
-	req := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: e.ns, Name: "web"}}
+	req := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: e.NS, Name: "web"}}
 	for range 3 {
-		_, err := r.Reconcile(e.ctx, req)
-		e.g.Expect(err).NotTo(HaveOccurred())
+		_, err := r.Reconcile(e.Ctx, req)
+		e.G.Expect(err).NotTo(HaveOccurred())
 	}
 	list := &appsv1.ReplicaSetList{}
-	e.g.Expect(k8s.List(e.ctx, list, client.InNamespace(e.ns))).To(Succeed())
-	e.g.Expect(list.Items).To(HaveLen(1))
-	e.g.Expect(e.get().Status.CollisionCount).To(BeNil(), "our own ReplicaSet is not a collision")
+	e.G.Expect(k8s.List(e.Ctx, list, client.InNamespace(e.NS))).To(Succeed())
+	e.G.Expect(list.Items).To(HaveLen(1))
+	e.G.Expect(e.get().Status.CollisionCount).To(BeNil(), "our own ReplicaSet is not a collision")
 }
 
 // Twenty random operations in a row (image change, scale, pause, resume, undo, restart), each
@@ -192,10 +192,10 @@ func TestIterativeRandomOperations(t *testing.T) {
 	e := newEnv(t)
 	startController(t)
 	ro := e.rollout(4, one, one, "100ms")
-	e.g.Expect(k8s.Create(e.ctx, ro)).To(Succeed())
+	e.G.Expect(k8s.Create(e.Ctx, ro)).To(Succeed())
 	e.waitComplete()
 	// Sizes stay within 2..8 replicas with maxSurge 1, maxUnavailable 1.
-	e.obs.SetBounds(bounds(e.rolloutOfSize(8)).Loosest(bounds(e.rolloutOfSize(2))))
+	e.Obs.SetBounds(bounds(e.rolloutOfSize(8)).Loosest(bounds(e.rolloutOfSize(2))))
 
 	paused, version := false, 0
 	for i := range 20 {
@@ -228,7 +228,7 @@ func TestIterativeRandomOperations(t *testing.T) {
 			}
 		})
 		t.Logf("op %d: %s", i, op)
-		e.g.Eventually(func(g Gomega) {
+		e.G.Eventually(func(g Gomega) {
 			ro := e.get()
 			g.Expect(ro.Status.ObservedGeneration).To(Equal(ro.Generation))
 			g.Expect(ro.Annotations).NotTo(HaveKey(stepwisev1alpha1.RollbackRequestAnnotation))

@@ -19,7 +19,6 @@ import (
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -34,6 +33,7 @@ import (
 	"github.com/stepwise-dev/stepwise/internal/testutil"
 	"github.com/stepwise-dev/stepwise/test/cluster"
 	"github.com/stepwise-dev/stepwise/test/observe"
+	"github.com/stepwise-dev/stepwise/test/testenv"
 )
 
 var (
@@ -146,39 +146,18 @@ func tailLines(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// env is one test's namespace, gomega and observer.
-type env struct {
-	t   *testing.T
-	g   *WithT
-	ns  string
-	obs *observe.Observer
-	ctx context.Context
-}
+// env is one test's environment (see testenv.Env) with this suite's helpers.
+type env struct{ *testenv.Env }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "faults-"}}
-	if err := k8s.Create(ctx, ns); err != nil {
-		t.Fatal(err)
-	}
-	obs, err := observe.Start(kube, ns.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		obs.Stop()
-		_ = k8s.Delete(context.Background(), ns)
-	})
-	g := NewWithT(t)
-	g.SetDefaultEventuallyTimeout(2 * time.Minute)
-	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	return &env{t: t, g: g, ns: ns.Name, obs: obs, ctx: ctx}
+	te := testenv.New(t, k8s, kube, 2*time.Minute)
+	return &env{te}
 }
 
 // rollout is "web" with pods ready after readyDelay, so rollouts take a few waves.
 func (e *env) rollout(replicas int32, surge, unavailable intstr.IntOrString, readyDelay string) *stepwisev1alpha1.Rollout {
-	ro := testutil.Rollout(e.ns, replicas, surge, unavailable, "app:v0")
+	ro := testutil.Rollout(e.NS, replicas, surge, unavailable, "app:v0")
 	ro.Spec.Template.Annotations = map[string]string{"pod-ready.stage.kwok.x-k8s.io/delay": readyDelay}
 	return ro
 }
@@ -192,26 +171,14 @@ func bounds(ro *stepwisev1alpha1.Rollout) observe.Bounds {
 	return observe.Bounds{MaxReplicas: p.Replicas + p.MaxSurge, MinAvailable: p.Replicas - p.MaxUnavailable}
 }
 
-func (e *env) get() *stepwisev1alpha1.Rollout {
-	e.t.Helper()
-	ro := &stepwisev1alpha1.Rollout{}
-	e.g.Expect(k8s.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: "web"}, ro)).To(Succeed())
-	return ro
-}
+func (e *env) get() *stepwisev1alpha1.Rollout { return e.Get("web") }
 
-func (e *env) update(mutate func(*stepwisev1alpha1.Rollout)) {
-	e.t.Helper()
-	e.g.Eventually(func() error {
-		ro := e.get()
-		mutate(ro)
-		return k8s.Update(e.ctx, ro)
-	}).Should(Succeed())
-}
+func (e *env) update(mutate func(*stepwisev1alpha1.Rollout)) { e.Update("web", mutate) }
 
 // waitComplete waits for the Complete condition of the current generation.
 func (e *env) waitComplete() {
-	e.t.Helper()
-	e.g.Eventually(func(g Gomega) {
+	e.T.Helper()
+	e.G.Eventually(func(g Gomega) {
 		ro := e.get()
 		var complete *metav1.Condition
 		for i := range ro.Status.Conditions {
@@ -228,22 +195,22 @@ func (e *env) waitComplete() {
 // expectConverged checks the end of a faulty run: no bound was ever broken, no two
 // ReplicaSets share a template, and only the current one keeps pods.
 func (e *env) expectConverged() {
-	e.t.Helper()
-	e.g.Expect(e.obs.Violations()).To(BeEmpty())
+	e.T.Helper()
+	e.G.Expect(e.Obs.Violations()).To(BeEmpty())
 	list := &appsv1.ReplicaSetList{}
-	e.g.Expect(k8s.List(e.ctx, list, client.InNamespace(e.ns))).To(Succeed())
+	e.G.Expect(k8s.List(e.Ctx, list, client.InNamespace(e.NS))).To(Succeed())
 	for i := range list.Items {
 		for j := i + 1; j < len(list.Items); j++ {
 			if revision.EqualIgnoreHash(&list.Items[i].Spec.Template, &list.Items[j].Spec.Template) {
-				e.t.Errorf("ReplicaSets %s and %s have the same template", list.Items[i].Name, list.Items[j].Name)
+				e.T.Errorf("ReplicaSets %s and %s have the same template", list.Items[i].Name, list.Items[j].Name)
 			}
 		}
 	}
 	ro := e.get()
-	e.g.Eventually(func() int32 {
+	e.G.Eventually(func() int32 {
 		var old int32
 		list := &appsv1.ReplicaSetList{}
-		e.g.Expect(k8s.List(e.ctx, list, client.InNamespace(e.ns))).To(Succeed())
+		e.G.Expect(k8s.List(e.Ctx, list, client.InNamespace(e.NS))).To(Succeed())
 		for _, rs := range list.Items {
 			if !revision.EqualIgnoreHash(&ro.Spec.Template, &rs.Spec.Template) {
 				old += *rs.Spec.Replicas + rs.Status.Replicas

@@ -81,14 +81,14 @@ func TestDifferentialAgainstDeployment(t *testing.T) {
 			if tc.recreate {
 				rollout.Spec.Strategy = stepwisev1alpha1.RolloutStrategy{Type: stepwisev1alpha1.RecreateRolloutStrategyType}
 			}
-			deployment := deploymentOf(rollout, dep.ns)
+			deployment := deploymentOf(rollout, dep.NS)
 			dep.create(deployment)
 			ro.create(rollout)
 			ro.waitComplete("web")
 			waitDeploymentComplete(dep)
 
 			params, err := planner.Resolve(rollout)
-			ro.g.Expect(err).NotTo(HaveOccurred())
+			ro.G.Expect(err).NotTo(HaveOccurred())
 			bounds := observe.Bounds{MaxReplicas: tc.replicas + params.MaxSurge, MinAvailable: tc.replicas - params.MaxUnavailable}
 			if tc.recreate { // no availability promise: every old pod goes before a new one starts
 				bounds = observe.Bounds{MaxReplicas: tc.replicas, Exclusive: true}
@@ -97,48 +97,48 @@ func TestDifferentialAgainstDeployment(t *testing.T) {
 				resized := rollout.DeepCopy()
 				resized.Spec.Replicas = ptr.To(tc.scaleTo)
 				after, err := planner.Resolve(resized)
-				ro.g.Expect(err).NotTo(HaveOccurred())
+				ro.G.Expect(err).NotTo(HaveOccurred())
 				bounds.MaxReplicas = max(bounds.MaxReplicas, tc.scaleTo+after.MaxSurge)
 				bounds.MinAvailable = min(bounds.MinAvailable, tc.scaleTo-after.MaxUnavailable)
 			}
-			ro.obs.SetBounds(bounds)
-			dep.obs.SetBounds(bounds)
+			ro.Obs.SetBounds(bounds)
+			dep.Obs.SetBounds(bounds)
 
-			dep.g.Eventually(func() error {
+			dep.G.Eventually(func() error {
 				got := &appsv1.Deployment{}
-				if err := k8s.Get(dep.ctx, client.ObjectKey{Namespace: dep.ns, Name: "web"}, got); err != nil {
+				if err := k8s.Get(dep.Ctx, client.ObjectKey{Namespace: dep.NS, Name: "web"}, got); err != nil {
 					return err
 				}
 				got.Spec.Template.Spec.Containers[0].Image = "app:v2"
-				return k8s.Update(dep.ctx, got)
+				return k8s.Update(dep.Ctx, got)
 			}).Should(Succeed())
 			ro.setImage("web", "app:v2")
 			if tc.scaleTo > 0 {
 				// Mid-rollout, once each has a new ReplicaSet.
 				for _, e := range []*testEnv{dep, ro} {
-					e.g.Eventually(func() int { return len(e.replicaSets()) }).Should(Equal(2))
+					e.G.Eventually(func() int { return len(e.replicaSets()) }).Should(Equal(2))
 				}
-				dep.g.Eventually(func() error {
+				dep.G.Eventually(func() error {
 					got := &appsv1.Deployment{}
-					if err := k8s.Get(dep.ctx, client.ObjectKey{Namespace: dep.ns, Name: "web"}, got); err != nil {
+					if err := k8s.Get(dep.Ctx, client.ObjectKey{Namespace: dep.NS, Name: "web"}, got); err != nil {
 						return err
 					}
 					got.Spec.Replicas = ptr.To(tc.scaleTo)
-					return k8s.Update(dep.ctx, got)
+					return k8s.Update(dep.Ctx, got)
 				}).Should(Succeed())
 				ro.update("web", func(r *stepwisev1alpha1.Rollout) { r.Spec.Replicas = ptr.To(tc.scaleTo) })
 			}
 			ro.waitComplete("web")
 			waitDeploymentComplete(dep)
 
-			t.Logf("Deployment wrote: %s", strings.Join(dep.obs.Sizes(), " | "))
-			t.Logf("Rollout wrote:    %s", strings.Join(ro.obs.Sizes(), " | "))
-			ro.g.Expect(finalSizes(ro)).To(Equal(finalSizes(dep)), "final states")
-			if len(dep.obs.Violations()) == 0 {
+			t.Logf("Deployment wrote: %s", strings.Join(dep.Obs.Sizes(), " | "))
+			t.Logf("Rollout wrote:    %s", strings.Join(ro.Obs.Sizes(), " | "))
+			ro.G.Expect(finalSizes(ro)).To(Equal(finalSizes(dep)), "final states")
+			if len(dep.Obs.Violations()) == 0 {
 				ro.expectNoViolations()
 			} else {
-				t.Logf("the Deployment broke a bound (%d times; see shared/notes on counting pods): %s", len(dep.obs.Violations()), dep.obs.Violations()[0])
-				ro.g.Expect(ro.obs.Violations()).To(BeEmpty())
+				t.Logf("the Deployment broke a bound (%d times; see shared/notes on counting pods): %s", len(dep.Obs.Violations()), dep.Obs.Violations()[0])
+				ro.G.Expect(ro.Obs.Violations()).To(BeEmpty())
 			}
 		})
 	}
@@ -164,10 +164,10 @@ func deploymentOf(ro *stepwisev1alpha1.Rollout, ns string) *appsv1.Deployment {
 }
 
 func waitDeploymentComplete(e *testEnv) {
-	e.t.Helper()
-	e.g.Eventually(func(g Gomega) {
+	e.T.Helper()
+	e.G.Eventually(func(g Gomega) {
 		d := &appsv1.Deployment{}
-		g.Expect(k8s.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: "web"}, d)).To(Succeed())
+		g.Expect(k8s.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: "web"}, d)).To(Succeed())
 		g.Expect(d.Status.ObservedGeneration).To(Equal(d.Generation))
 		g.Expect(d.Status.UpdatedReplicas).To(Equal(*d.Spec.Replicas))
 		g.Expect(d.Status.Replicas).To(Equal(*d.Spec.Replicas))
@@ -177,18 +177,18 @@ func waitDeploymentComplete(e *testEnv) {
 
 // finalSizes is "image=desired/pods" per ReplicaSet once the old pods are gone.
 func finalSizes(e *testEnv) []string {
-	e.t.Helper()
+	e.T.Helper()
 	var out []string
-	e.g.Eventually(func() int32 {
+	e.G.Eventually(func() int32 {
 		var leftover int32
-		for _, rs := range e.obs.Current().ReplicaSets {
+		for _, rs := range e.Obs.Current().ReplicaSets {
 			if rs.Desired == 0 {
 				leftover += rs.Pods
 			}
 		}
 		return leftover
 	}).Should(BeZero())
-	for _, rs := range e.obs.Current().ReplicaSets {
+	for _, rs := range e.Obs.Current().ReplicaSets {
 		out = append(out, fmt.Sprintf("%s=%d/%d", rs.Image, rs.Desired, rs.Pods-rs.Terminating))
 	}
 	return out

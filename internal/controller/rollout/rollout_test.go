@@ -33,21 +33,21 @@ func TestHellok8sStory(t *testing.T) {
 	e := newEnv(t)
 	e.create(e.newRollout(3, one, one, "guangzhengli/hellok8s:v1"))
 	e.waitComplete("web")
-	e.obs.SetBounds(observe.Bounds{MaxReplicas: 4, MinAvailable: 2})
+	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 4, MinAvailable: 2})
 
 	e.setImage("web", "guangzhengli/hellok8s:v2")
 	ro := e.waitComplete("web")
-	e.g.Expect(ro.Status.CurrentRevision).To(Equal(int64(2)))
+	e.G.Expect(ro.Status.CurrentRevision).To(Equal(int64(2)))
 	v2, v1 := e.replicaSetFor("guangzhengli/hellok8s:v2"), e.replicaSetFor("guangzhengli/hellok8s:v1")
-	e.g.Expect(*v2.Spec.Replicas).To(Equal(int32(3)))
-	e.g.Expect(*v1.Spec.Replicas).To(BeZero())
-	e.g.Eventually(func() int32 { return e.obs.Current().ReplicaSets[indexOf(e.obs.Current(), v1.Name)].Pods }).Should(BeZero())
-	e.g.Expect(v2.Name).To(Equal("web-" + v2.Labels[stepwisev1alpha1.PodTemplateHashLabel]))
-	e.g.Expect(v2.Spec.Selector.MatchLabels).To(HaveKey(stepwisev1alpha1.PodTemplateHashLabel))
-	e.g.Expect(v2.Annotations).To(HaveKeyWithValue(stepwisev1alpha1.RevisionAnnotation, "2"))
-	e.g.Expect(metav1.IsControlledBy(&v2, ro)).To(BeTrue())
-	e.g.Expect(e.events()).To(ContainElement("Scaled up replica set " + v2.Name + " to 1"))
-	e.g.Expect(e.events()).To(ContainElement("Scaled down replica set " + v1.Name + " to 2"))
+	e.G.Expect(*v2.Spec.Replicas).To(Equal(int32(3)))
+	e.G.Expect(*v1.Spec.Replicas).To(BeZero())
+	e.G.Eventually(func() int32 { return e.Obs.Current().ReplicaSets[indexOf(e.Obs.Current(), v1.Name)].Pods }).Should(BeZero())
+	e.G.Expect(v2.Name).To(Equal("web-" + v2.Labels[stepwisev1alpha1.PodTemplateHashLabel]))
+	e.G.Expect(v2.Spec.Selector.MatchLabels).To(HaveKey(stepwisev1alpha1.PodTemplateHashLabel))
+	e.G.Expect(v2.Annotations).To(HaveKeyWithValue(stepwisev1alpha1.RevisionAnnotation, "2"))
+	e.G.Expect(metav1.IsControlledBy(&v2, ro)).To(BeTrue())
+	e.G.Expect(e.events()).To(ContainElement("Scaled up replica set " + v2.Name + " to 1"))
+	e.G.Expect(e.events()).To(ContainElement("Scaled down replica set " + v1.Name + " to 2"))
 	e.expectNoViolations()
 }
 
@@ -68,29 +68,29 @@ func TestBadVersionStallsUntilFixed(t *testing.T) {
 	ro.Spec.ProgressDeadlineSeconds = ptr.To[int32](3)
 	e.create(ro)
 	e.waitComplete("web")
-	e.obs.SetBounds(observe.Bounds{MaxReplicas: 4, MinAvailable: 2})
+	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 4, MinAvailable: 2})
 
 	e.update("web", func(ro *stepwisev1alpha1.Rollout) {
 		ro.Spec.Template.Spec.Containers[0].Image = "app:bad"
 		ro.Spec.Template.Labels = map[string]string{"app": "web", "stepwise.dev/never-ready": "true"}
 	})
-	e.g.Eventually(func(g Gomega) {
+	e.G.Eventually(func(g Gomega) {
 		cond := findCondition(e.get("web"), stepwisev1alpha1.ConditionProgressing)
 		g.Expect(cond).NotTo(BeNil())
 		g.Expect(cond.Status).To(Equal(metav1.ConditionFalse))
 		g.Expect(cond.Reason).To(Equal(stepwisev1alpha1.ReasonProgressDeadlineExceeded))
 	}).Should(Succeed())
 	// Stalled: at least 2 v1 pods serve, the bad pods never became ready.
-	st := e.obs.Current()
+	st := e.Obs.Current()
 	for _, rs := range st.ReplicaSets {
 		switch rs.Image {
 		case "app:v1":
-			e.g.Expect(rs.Ready).To(BeNumerically(">=", 2))
+			e.G.Expect(rs.Ready).To(BeNumerically(">=", 2))
 		case "app:bad":
-			e.g.Expect(rs.Ready).To(BeZero())
+			e.G.Expect(rs.Ready).To(BeZero())
 		}
 	}
-	e.g.Expect(findCondition(e.get("web"), stepwisev1alpha1.ConditionAvailable).Status).To(Equal(metav1.ConditionTrue))
+	e.G.Expect(findCondition(e.get("web"), stepwisev1alpha1.ConditionAvailable).Status).To(Equal(metav1.ConditionTrue))
 
 	e.update("web", func(ro *stepwisev1alpha1.Rollout) {
 		ro.Spec.Template.Spec.Containers[0].Image = "app:v3"
@@ -108,11 +108,11 @@ func TestRecreateNeverOverlaps(t *testing.T) {
 	ro.Spec.Template.Annotations = map[string]string{"pod-delete.stage.kwok.x-k8s.io/delay": "1s"}
 	e.create(ro)
 	e.waitComplete("web")
-	e.obs.SetBounds(observe.Bounds{MaxReplicas: 3, Exclusive: true})
+	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 3, Exclusive: true})
 
 	e.setImage("web", "app:v2")
 	e.waitComplete("web")
-	e.g.Expect(*e.replicaSetFor("app:v2").Spec.Replicas).To(Equal(int32(3)))
+	e.G.Expect(*e.replicaSetFor("app:v2").Spec.Replicas).To(Equal(int32(3)))
 	e.expectNoViolations()
 }
 
@@ -124,17 +124,17 @@ func TestMinReadySecondsDelaysProgress(t *testing.T) {
 	ro.Spec.MinReadySeconds = 3
 	e.create(ro)
 	e.waitComplete("web")
-	e.obs.SetBounds(observe.Bounds{MaxReplicas: 3, MinAvailable: 2})
+	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 3, MinAvailable: 2})
 
 	e.setImage("web", "app:v2")
 	e.waitComplete("web")
 	v2 := e.replicaSetFor("app:v2")
-	e.g.Expect(v2.Spec.MinReadySeconds).To(Equal(int32(3)))
+	e.G.Expect(v2.Spec.MinReadySeconds).To(Equal(int32(3)))
 
 	// The first old pod went only after a new pod had been ready for minReadySeconds. Pod
 	// conditions carry whole seconds, so "ready for 3s" may come 2s after the real moment.
 	var firstNewReady, firstOldScaleDown time.Time
-	for _, st := range e.obs.States() {
+	for _, st := range e.Obs.States() {
 		for _, rs := range st.ReplicaSets {
 			if rs.Image == "app:v2" && rs.Ready > 0 && firstNewReady.IsZero() {
 				firstNewReady = st.At
@@ -144,8 +144,8 @@ func TestMinReadySecondsDelaysProgress(t *testing.T) {
 			}
 		}
 	}
-	e.g.Expect(firstNewReady).NotTo(BeZero())
-	e.g.Expect(firstOldScaleDown.Sub(firstNewReady)).To(BeNumerically(">=", 2*time.Second))
+	e.G.Expect(firstNewReady).NotTo(BeZero())
+	e.G.Expect(firstOldScaleDown.Sub(firstNewReady)).To(BeNumerically(">=", 2*time.Second))
 	e.expectNoViolations()
 }
 
@@ -156,7 +156,7 @@ func TestPauseAndResume(t *testing.T) {
 	e.waitComplete("web")
 
 	e.update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Paused = true })
-	e.g.Eventually(func() string {
+	e.G.Eventually(func() string {
 		cond := findCondition(e.get("web"), stepwisev1alpha1.ConditionProgressing)
 		return cond.Reason + "/" + string(cond.Status)
 	}).Should(Equal(stepwisev1alpha1.ReasonRolloutPaused + "/Unknown"))
@@ -164,14 +164,14 @@ func TestPauseAndResume(t *testing.T) {
 		ro.Spec.Template.Spec.Containers[0].Image = "app:v2"
 		ro.Spec.Replicas = ptr.To[int32](4)
 	})
-	e.g.Eventually(func() int32 { return *e.replicaSetFor("app:v1").Spec.Replicas }).Should(Equal(int32(4)))
-	e.g.Consistently(func() int { return len(e.replicaSets()) }).Should(Equal(1), "no new ReplicaSet while paused")
-	e.g.Eventually(func() int64 { return e.get("web").Status.ObservedGeneration }).Should(Equal(e.get("web").Generation))
+	e.G.Eventually(func() int32 { return *e.replicaSetFor("app:v1").Spec.Replicas }).Should(Equal(int32(4)))
+	e.G.Consistently(func() int { return len(e.replicaSets()) }).Should(Equal(1), "no new ReplicaSet while paused")
+	e.G.Eventually(func() int64 { return e.get("web").Status.ObservedGeneration }).Should(Equal(e.get("web").Generation))
 
 	e.update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Paused = false })
 	e.waitComplete("web")
-	e.g.Expect(*e.replicaSetFor("app:v2").Spec.Replicas).To(Equal(int32(4)))
-	e.g.Expect(*e.replicaSetFor("app:v1").Spec.Replicas).To(BeZero())
+	e.G.Expect(*e.replicaSetFor("app:v2").Spec.Replicas).To(Equal(int32(4)))
+	e.G.Expect(*e.replicaSetFor("app:v1").Spec.Replicas).To(BeZero())
 }
 
 // Scaling up and down in the middle of a rollout spreads the change in proportion and converges.
@@ -184,17 +184,17 @@ func TestScalingMidRollout(t *testing.T) {
 			e.create(ro)
 			e.waitComplete("web")
 			high := max(tc.from, tc.to)
-			e.obs.SetBounds(observe.Bounds{MaxReplicas: high + (high+3)/4})
+			e.Obs.SetBounds(observe.Bounds{MaxReplicas: high + (high+3)/4})
 
 			e.setImage("web", "app:v2")
 			// Mid-rollout: both ReplicaSets have replicas.
-			e.g.Eventually(func() bool {
+			e.G.Eventually(func() bool {
 				return len(e.replicaSets()) == 2 && *e.replicaSetFor("app:v1").Spec.Replicas > 0 && *e.replicaSetFor("app:v2").Spec.Replicas > 0
 			}).Should(BeTrue())
 			e.update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Replicas = ptr.To(tc.to) })
 			e.waitComplete("web")
-			e.g.Expect(*e.replicaSetFor("app:v2").Spec.Replicas).To(Equal(tc.to))
-			e.g.Expect(*e.replicaSetFor("app:v1").Spec.Replicas).To(BeZero())
+			e.G.Expect(*e.replicaSetFor("app:v2").Spec.Replicas).To(Equal(tc.to))
+			e.G.Expect(*e.replicaSetFor("app:v1").Spec.Replicas).To(BeZero())
 			e.expectNoViolations()
 		})
 	}
@@ -206,7 +206,7 @@ func TestAdoptionAndOrphaning(t *testing.T) {
 	e := newEnv(t)
 	ro := e.newRollout(2, one, one, "app:v1")
 	orphan := &appsv1.ReplicaSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "handmade", Namespace: e.ns, Labels: map[string]string{"app": "web", "pod-template-hash": "oldhash"}},
+		ObjectMeta: metav1.ObjectMeta{Name: "handmade", Namespace: e.NS, Labels: map[string]string{"app": "web", "pod-template-hash": "oldhash"}},
 		Spec: appsv1.ReplicaSetSpec{
 			Replicas: ptr.To[int32](2),
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web", "pod-template-hash": "oldhash"}},
@@ -217,13 +217,13 @@ func TestAdoptionAndOrphaning(t *testing.T) {
 	e.create(orphan)
 	// A ReplicaSet controlled by something else, matching the selector too.
 	foreign := orphan.DeepCopy()
-	foreign.ObjectMeta = metav1.ObjectMeta{Name: "foreign", Namespace: e.ns}
+	foreign.ObjectMeta = metav1.ObjectMeta{Name: "foreign", Namespace: e.NS}
 	foreign.Labels = map[string]string{"app": "web", "pod-template-hash": "foreign"}
 	foreign.Spec.Selector.MatchLabels["pod-template-hash"] = "foreign"
 	foreign.Spec.Template.Labels = foreign.Labels
 	foreign.Spec.Template.Spec.Containers[0].Image = "app:foreign"
 	foreign.Spec.Replicas = ptr.To[int32](1)
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "owner", Namespace: e.ns}}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "owner", Namespace: e.NS}}
 	e.create(cm)
 	foreign.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: "owner", UID: cm.UID, Controller: ptr.To(true)}}
 	e.create(foreign)
@@ -231,29 +231,29 @@ func TestAdoptionAndOrphaning(t *testing.T) {
 	e.create(ro)
 	ro = e.waitComplete("web")
 	adopted := &appsv1.ReplicaSet{}
-	e.g.Expect(k8s.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: "handmade"}, adopted)).To(Succeed())
-	e.g.Expect(metav1.IsControlledBy(adopted, ro)).To(BeTrue())
-	e.g.Expect(e.replicaSets()).To(HaveLen(2), "the adopted ReplicaSet is the current one: no new one")
-	e.g.Consistently(func() int32 {
+	e.G.Expect(k8s.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: "handmade"}, adopted)).To(Succeed())
+	e.G.Expect(metav1.IsControlledBy(adopted, ro)).To(BeTrue())
+	e.G.Expect(e.replicaSets()).To(HaveLen(2), "the adopted ReplicaSet is the current one: no new one")
+	e.G.Consistently(func() int32 {
 		got := &appsv1.ReplicaSet{}
-		e.g.Expect(k8s.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: "foreign"}, got)).To(Succeed())
-		e.g.Expect(metav1.GetControllerOf(got).UID).To(Equal(cm.UID))
+		e.G.Expect(k8s.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: "foreign"}, got)).To(Succeed())
+		e.G.Expect(metav1.GetControllerOf(got).UID).To(Equal(cm.UID))
 		return *got.Spec.Replicas
 	}).Should(Equal(int32(1)))
 
 	// The adopted ReplicaSet stops matching the selector: it is released and replaced.
-	e.g.Expect(k8s.Patch(e.ctx, adopted, client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"labels":{"app":"elsewhere"}}}`)))).To(Succeed())
-	e.g.Eventually(func() *metav1.OwnerReference {
+	e.G.Expect(k8s.Patch(e.Ctx, adopted, client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"labels":{"app":"elsewhere"}}}`)))).To(Succeed())
+	e.G.Eventually(func() *metav1.OwnerReference {
 		got := &appsv1.ReplicaSet{}
-		e.g.Expect(k8s.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: "handmade"}, got)).To(Succeed())
+		e.G.Expect(k8s.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: "handmade"}, got)).To(Succeed())
 		return metav1.GetControllerOf(got)
 	}).Should(BeNil())
-	e.g.Eventually(func(g Gomega) {
+	e.G.Eventually(func(g Gomega) {
 		ro := e.get("web")
 		g.Expect(ro.Status.UpdatedReplicas).To(Equal(int32(2)))
 		g.Expect(ro.Status.AvailableReplicas).To(Equal(int32(2)))
 	}).Should(Succeed())
-	e.g.Expect(e.replicaSets()).To(HaveLen(3))
+	e.G.Expect(e.replicaSets()).To(HaveLen(3))
 }
 
 // A ReplicaSet with the name the Rollout would use but another template is a hash collision:
@@ -263,7 +263,7 @@ func TestHashCollision(t *testing.T) {
 	ro := e.newRollout(2, one, one, "app:v1")
 	hash := revision.ComputeHash(&ro.Spec.Template, nil)
 	squatter := &appsv1.ReplicaSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "web-" + hash, Namespace: e.ns, Labels: map[string]string{"app": "squatter"}},
+		ObjectMeta: metav1.ObjectMeta{Name: "web-" + hash, Namespace: e.NS, Labels: map[string]string{"app": "squatter"}},
 		Spec: appsv1.ReplicaSetSpec{
 			Replicas: ptr.To[int32](0),
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "squatter"}},
@@ -276,10 +276,10 @@ func TestHashCollision(t *testing.T) {
 	e.create(squatter)
 	e.create(ro)
 	ro = e.waitComplete("web")
-	e.g.Expect(ro.Status.CollisionCount).To(Equal(ptr.To[int32](1)))
+	e.G.Expect(ro.Status.CollisionCount).To(Equal(ptr.To[int32](1)))
 	current := e.replicaSetFor("app:v1")
-	e.g.Expect(current.Name).NotTo(Equal(squatter.Name))
-	e.g.Expect(current.Name).To(Equal("web-" + revision.ComputeHash(&ro.Spec.Template, ptr.To[int32](1))))
+	e.G.Expect(current.Name).NotTo(Equal(squatter.Name))
+	e.G.Expect(current.Name).To(Equal("web-" + revision.ComputeHash(&ro.Spec.Template, ptr.To[int32](1))))
 }
 
 // revisionHistoryLimit keeps that many old ReplicaSets, deleting the oldest fully scaled-down
@@ -294,14 +294,14 @@ func TestRevisionHistoryLimitPrunes(t *testing.T) {
 		e.setImage("web", "app:"+v)
 		e.waitComplete("web")
 	}
-	e.g.Eventually(func() []string {
+	e.G.Eventually(func() []string {
 		var names []string
 		for _, rs := range e.replicaSets() {
 			names = append(names, rs.Spec.Template.Spec.Containers[0].Image+"@"+rs.Annotations[stepwisev1alpha1.RevisionAnnotation])
 		}
 		return names
 	}).Should(ConsistOf("app:v3@3", "app:v4@4"))
-	e.g.Expect(e.get("web").Status.CurrentRevision).To(Equal(int64(4)))
+	e.G.Expect(e.get("web").Status.CurrentRevision).To(Equal(int64(4)))
 }
 
 // A template using fields the API server defaults (probes, ports, resources, volumes, env
@@ -328,13 +328,13 @@ func TestDefaultedTemplateMakesOneReplicaSet(t *testing.T) {
 	}
 	e.create(ro)
 	e.waitComplete("web")
-	e.g.Expect(e.replicaSets()).To(HaveLen(1))
+	e.G.Expect(e.replicaSets()).To(HaveLen(1))
 	// More reconciles (an annotation change, a resize) still find the same ReplicaSet.
 	e.update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Annotations = map[string]string{"touched": "yes"} })
 	e.update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Replicas = ptr.To[int32](3) })
 	e.waitComplete("web")
-	e.g.Consistently(func() int { return len(e.replicaSets()) }).Should(Equal(1))
-	e.g.Expect(e.replicaSets()[0].Annotations).To(HaveKeyWithValue("touched", "yes"))
+	e.G.Consistently(func() int { return len(e.replicaSets()) }).Should(Equal(1))
+	e.G.Expect(e.replicaSets()[0].Annotations).To(HaveKeyWithValue("touched", "yes"))
 }
 
 // The change cause and the Rollout's other annotations are copied to the new ReplicaSet.
@@ -345,9 +345,9 @@ func TestChangeCauseIsCopied(t *testing.T) {
 	e.create(ro)
 	e.waitComplete("web")
 	rs := e.replicaSetFor("app:v1")
-	e.g.Expect(rs.Annotations).To(HaveKeyWithValue(stepwisev1alpha1.ChangeCauseAnnotation, "first release"))
-	e.g.Expect(rs.Annotations).To(HaveKeyWithValue("team", "blue"))
-	e.g.Expect(strings.Join(e.events(), "\n")).To(ContainSubstring("Scaled up replica set " + rs.Name + " to 1"))
+	e.G.Expect(rs.Annotations).To(HaveKeyWithValue(stepwisev1alpha1.ChangeCauseAnnotation, "first release"))
+	e.G.Expect(rs.Annotations).To(HaveKeyWithValue("team", "blue"))
+	e.G.Expect(strings.Join(e.events(), "\n")).To(ContainSubstring("Scaled up replica set " + rs.Name + " to 1"))
 }
 
 // A ReplicaSet that cannot create its pods: the Rollout carries its ReplicaFailure condition.
@@ -358,7 +358,7 @@ func TestReplicaFailureIsCopied(t *testing.T) {
 	ro.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
 		Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}}}
 	e.create(ro)
-	e.g.Eventually(func(g Gomega) {
+	e.G.Eventually(func(g Gomega) {
 		cond := findCondition(e.get("web"), stepwisev1alpha1.ConditionReplicaFailure)
 		g.Expect(cond).NotTo(BeNil())
 		g.Expect(cond.Status).To(Equal(metav1.ConditionTrue))
@@ -377,18 +377,18 @@ func TestRollbackRequestAnnotation(t *testing.T) {
 	e.update("web", func(ro *stepwisev1alpha1.Rollout) {
 		ro.Annotations = map[string]string{stepwisev1alpha1.RollbackRequestAnnotation: "0"}
 	})
-	e.g.Eventually(func() string { return e.get("web").Spec.Template.Spec.Containers[0].Image }).Should(Equal("app:v1"))
+	e.G.Eventually(func() string { return e.get("web").Spec.Template.Spec.Containers[0].Image }).Should(Equal("app:v1"))
 	ro := e.waitComplete("web")
-	e.g.Expect(ro.Annotations).NotTo(HaveKey(stepwisev1alpha1.RollbackRequestAnnotation))
-	e.g.Expect(findCondition(ro, stepwisev1alpha1.ConditionRollback).Reason).To(Equal(stepwisev1alpha1.ReasonRolledBack))
-	e.g.Expect(ro.Status.CurrentRevision).To(Equal(int64(3)))
+	e.G.Expect(ro.Annotations).NotTo(HaveKey(stepwisev1alpha1.RollbackRequestAnnotation))
+	e.G.Expect(findCondition(ro, stepwisev1alpha1.ConditionRollback).Reason).To(Equal(stepwisev1alpha1.ReasonRolledBack))
+	e.G.Expect(ro.Status.CurrentRevision).To(Equal(int64(3)))
 
 	e.update("web", func(ro *stepwisev1alpha1.Rollout) {
 		ro.Annotations = map[string]string{stepwisev1alpha1.RollbackRequestAnnotation: "99"}
 	})
-	e.g.Eventually(func() string {
+	e.G.Eventually(func() string {
 		cond := findCondition(e.get("web"), stepwisev1alpha1.ConditionRollback)
 		return cond.Reason
 	}).Should(Equal(stepwisev1alpha1.ReasonRevisionNotFound))
-	e.g.Expect(e.get("web").Spec.Template.Spec.Containers[0].Image).To(Equal("app:v1"))
+	e.G.Expect(e.get("web").Spec.Template.Spec.Containers[0].Image).To(Equal("app:v1"))
 }

@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap/zapcore"
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -32,7 +31,7 @@ import (
 	"github.com/stepwise-dev/stepwise/internal/controller/rollout"
 	"github.com/stepwise-dev/stepwise/internal/testutil"
 	"github.com/stepwise-dev/stepwise/test/cluster"
-	"github.com/stepwise-dev/stepwise/test/observe"
+	"github.com/stepwise-dev/stepwise/test/testenv"
 )
 
 var (
@@ -167,64 +166,25 @@ func checkLeastPrivilege(c *cluster.Cluster, role string) int {
 
 func tail(data []byte, n int) []byte { return data[max(0, len(data)-n):] }
 
-// testEnv is one test's namespace, gomega and observer.
-type testEnv struct {
-	t   *testing.T
-	g   *WithT
-	ns  string
-	obs *observe.Observer
-	ctx context.Context
-}
+// testEnv is one test's environment (see testenv.Env) with this suite's helpers.
+type testEnv struct{ *testenv.Env }
 
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
-	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "it-"}}
-	if err := k8s.Create(ctx, ns); err != nil {
-		t.Fatal(err)
-	}
-	obs, err := observe.Start(kube, ns.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		obs.Stop()
-		_ = k8s.Delete(context.Background(), ns)
-	})
-	g := NewWithT(t)
-	g.SetDefaultEventuallyTimeout(90 * time.Second)
-	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	g.SetDefaultConsistentlyDuration(2 * time.Second)
-	g.SetDefaultConsistentlyPollingInterval(100 * time.Millisecond)
-	return &testEnv{t: t, g: g, ns: ns.Name, obs: obs, ctx: ctx}
+	env := testenv.New(t, k8s, kube, 90*time.Second)
+	return &testEnv{env}
 }
 
 // newRollout is a RollingUpdate Rollout "web" of image in the test's namespace.
 func (e *testEnv) newRollout(replicas int32, surge, unavailable intstr.IntOrString, image string) *stepwisev1alpha1.Rollout {
-	return testutil.Rollout(e.ns, replicas, surge, unavailable, image)
+	return testutil.Rollout(e.NS, replicas, surge, unavailable, image)
 }
 
-func (e *testEnv) create(obj client.Object) {
-	e.t.Helper()
-	e.g.Expect(k8s.Create(e.ctx, obj)).To(Succeed())
-}
+func (e *testEnv) create(obj client.Object) { e.Create(obj) }
 
-func (e *testEnv) get(name string) *stepwisev1alpha1.Rollout {
-	e.t.Helper()
-	ro := &stepwisev1alpha1.Rollout{}
-	e.g.Expect(k8s.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: name}, ro)).To(Succeed())
-	return ro
-}
+func (e *testEnv) get(name string) *stepwisev1alpha1.Rollout { return e.Get(name) }
 
-// update changes the Rollout, retrying on conflicts.
-func (e *testEnv) update(name string, mutate func(*stepwisev1alpha1.Rollout)) {
-	e.t.Helper()
-	e.g.Eventually(func() error {
-		ro := e.get(name)
-		mutate(ro)
-		return k8s.Update(e.ctx, ro)
-	}).Should(Succeed())
-}
+func (e *testEnv) update(name string, mutate func(*stepwisev1alpha1.Rollout)) { e.Update(name, mutate) }
 
 func (e *testEnv) setImage(name, image string) {
 	e.update(name, func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Template.Spec.Containers[0].Image = image })
@@ -233,9 +193,9 @@ func (e *testEnv) setImage(name, image string) {
 // waitComplete waits until the Rollout's current generation is fully rolled out: every
 // desired pod runs the current template and is available, no old ReplicaSet has pods.
 func (e *testEnv) waitComplete(name string) *stepwisev1alpha1.Rollout {
-	e.t.Helper()
+	e.T.Helper()
 	var ro *stepwisev1alpha1.Rollout
-	e.g.Eventually(func(g Gomega) {
+	e.G.Eventually(func(g Gomega) {
 		ro = e.get(name)
 		g.Expect(ro.Status.ObservedGeneration).To(Equal(ro.Generation))
 		replicas := *ro.Spec.Replicas
@@ -259,29 +219,29 @@ func findCondition(ro *stepwisev1alpha1.Rollout, t string) *metav1.Condition {
 }
 
 func (e *testEnv) replicaSets() []appsv1.ReplicaSet {
-	e.t.Helper()
+	e.T.Helper()
 	list := &appsv1.ReplicaSetList{}
-	e.g.Expect(k8s.List(e.ctx, list, client.InNamespace(e.ns))).To(Succeed())
+	e.G.Expect(k8s.List(e.Ctx, list, client.InNamespace(e.NS))).To(Succeed())
 	return list.Items
 }
 
 // replicaSetFor returns the ReplicaSet running image; it fails when there is not exactly one.
 func (e *testEnv) replicaSetFor(image string) appsv1.ReplicaSet {
-	e.t.Helper()
+	e.T.Helper()
 	var found []appsv1.ReplicaSet
 	for _, rs := range e.replicaSets() {
 		if rs.Spec.Template.Spec.Containers[0].Image == image {
 			found = append(found, rs)
 		}
 	}
-	e.g.Expect(found).To(HaveLen(1), "ReplicaSets of image %s", image)
+	e.G.Expect(found).To(HaveLen(1), "ReplicaSets of image %s", image)
 	return found[0]
 }
 
 func (e *testEnv) events() []string {
-	e.t.Helper()
+	e.T.Helper()
 	list := &eventsv1.EventList{}
-	e.g.Expect(k8s.List(e.ctx, list, client.InNamespace(e.ns))).To(Succeed())
+	e.G.Expect(k8s.List(e.Ctx, list, client.InNamespace(e.NS))).To(Succeed())
 	var notes []string
 	for _, ev := range list.Items {
 		if ev.Regarding.Kind == "Rollout" {
@@ -293,6 +253,6 @@ func (e *testEnv) events() []string {
 
 // expectNoViolations fails the test with every bound the observer saw broken.
 func (e *testEnv) expectNoViolations() {
-	e.t.Helper()
-	e.g.Expect(e.obs.Violations()).To(BeEmpty())
+	e.T.Helper()
+	e.G.Expect(e.Obs.Violations()).To(BeEmpty())
 }
