@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -75,6 +76,9 @@ func TestDifferentialAgainstDeployment(t *testing.T) {
 		t.Run(tc.String(), func(t *testing.T) {
 			t.Parallel()
 			dep, ro := newEnv(t), newEnv(t)
+			// The full matrix runs ~50 one-pod waves per case, many cases at once.
+			dep.G.SetDefaultEventuallyTimeout(5 * time.Minute)
+			ro.G.SetDefaultEventuallyTimeout(5 * time.Minute)
 			rollout := ro.newRollout(tc.replicas, tc.surge, tc.unavailable, "app:v1")
 			// Pods take a moment to become ready, so rollouts go in visible waves.
 			rollout.Spec.Template.Annotations = map[string]string{"pod-ready.stage.kwok.x-k8s.io/delay": "300ms"}
