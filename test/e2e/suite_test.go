@@ -16,6 +16,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -60,7 +61,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	utilMust(stepwisev1alpha1.AddToScheme(scheme.Scheme))
+	utilruntime.Must(stepwisev1alpha1.AddToScheme(scheme.Scheme))
 	kube = kubernetes.NewForConfigOrDie(c.Config)
 	if k8sClient, err = client.New(c.Config, client.Options{Scheme: scheme.Scheme}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -98,12 +99,6 @@ func run(m *testing.M) int {
 		}
 	}
 	return code
-}
-
-func utilMust(err error) {
-	if err != nil {
-		panic(err)
-	}
 }
 
 // newNamespace creates a namespace for one test and deletes it when the test ends.

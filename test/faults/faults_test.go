@@ -27,6 +27,15 @@ var (
 	quarter = intstr.FromString("25%")
 )
 
+// settle creates ro, waits until it is fully rolled out, and from then on has the observer
+// hold every state to ro's bounds.
+func (e *env) settle(ro *stepwisev1alpha1.Rollout) {
+	e.T.Helper()
+	e.Create(ro)
+	e.waitComplete()
+	e.Obs.SetBounds(bounds(ro))
+}
+
 // waitForStates waits until the observer has seen n more states than base: a point in the
 // middle of a rollout, reached by events rather than by time.
 func (e *env) waitForStates(base, n int) {
@@ -43,9 +52,7 @@ func TestControllerKilledDuringRollouts(t *testing.T) {
 	e := newEnv(t)
 	c := startController(t)
 	ro := e.rollout(5, one, one, "200ms")
-	e.G.Expect(k8s.Create(e.Ctx, ro)).To(Succeed())
-	e.waitComplete()
-	e.Obs.SetBounds(bounds(ro))
+	e.settle(ro)
 
 	for i := 1; i <= 20; i++ {
 		base := len(e.Obs.States())
@@ -74,9 +81,7 @@ func TestLeaderElectionHandsOver(t *testing.T) {
 		leader, follower = b, a
 	}
 	ro := e.rollout(6, one, one, "300ms")
-	e.G.Expect(k8s.Create(e.Ctx, ro)).To(Succeed())
-	e.waitComplete()
-	e.Obs.SetBounds(bounds(ro))
+	e.settle(ro)
 
 	base := len(e.Obs.States())
 	e.update(func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Template.Spec.Containers[0].Image = "app:v1" })
@@ -100,9 +105,7 @@ func TestAPIServerRestartMidRollout(t *testing.T) {
 	e := newEnv(t)
 	startController(t)
 	ro := e.rollout(10, quarter, quarter, "500ms")
-	e.G.Expect(k8s.Create(e.Ctx, ro)).To(Succeed())
-	e.waitComplete()
-	e.Obs.SetBounds(bounds(ro))
+	e.settle(ro)
 
 	base := len(e.Obs.States())
 	e.update(func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Template.Spec.Containers[0].Image = "app:v1" })
@@ -118,9 +121,7 @@ func TestConcurrentWritersDuringRollout(t *testing.T) {
 	e := newEnv(t)
 	startController(t)
 	ro := e.rollout(6, one, one, "200ms")
-	e.G.Expect(k8s.Create(e.Ctx, ro)).To(Succeed())
-	e.waitComplete()
-	e.Obs.SetBounds(bounds(ro))
+	e.settle(ro)
 
 	// The other writer has a client (and rate limit, 5 requests/s) of its own.
 	writer, err := client.New(localCluster.Config, client.Options{Scheme: scheme})
