@@ -103,8 +103,8 @@ func (s *sim) runReplicaSetController() {
 				}
 				pods = append(pods, simPod{readyAt: readyAt})
 			}
-			// Unready pods go first.
-			slices.SortStableFunc(pods, func(a, b simPod) int { return boolInt(s.ready(a)) - boolInt(s.ready(b)) })
+			// Unready pods are deleted first: ready ones sort to the front and are kept.
+			slices.SortStableFunc(pods, func(a, b simPod) int { return boolInt(s.ready(b)) - boolInt(s.ready(a)) })
 			if int32(len(pods)) > *rs.Spec.Replicas {
 				pods = pods[:*rs.Spec.Replicas]
 			}
