@@ -18,6 +18,10 @@ const (
 	// generation it was computed for, so `kubectl wait --for=condition=Complete` never sees a
 	// stale True after a change.
 	ConditionComplete = "Complete"
+	// ConditionPaused is True while the rollout waits for a person: spec.paused, a canary
+	// step's pause, a partition reached, or an abort. `kubectl wait --for=condition=Paused`
+	// tells CI when to look at a canary.
+	ConditionPaused = "Paused"
 	// ConditionRollback reports the last rollback request (the stepwise.dev/rollback-to
 	// annotation): True when it was carried out, False with the reason when not.
 	ConditionRollback = "Rollback"
@@ -41,6 +45,12 @@ const (
 	ReasonProgressDeadlineExceeded = "ProgressDeadlineExceeded"
 	// ReasonRolloutPaused: spec.paused is set; the deadline is not checked while paused.
 	ReasonRolloutPaused = "RolloutPaused"
+	// ReasonCanaryPauseStep: Paused=True at a canary step, until promoted or its duration ends.
+	ReasonCanaryPauseStep = "CanaryPauseStep"
+	// ReasonPartitionReached: Paused=True, every pod the partition allows runs the new revision.
+	ReasonPartitionReached = "PartitionReached"
+	// ReasonRolloutAborted: Paused=True, the new revision was aborted; the stable one holds.
+	ReasonRolloutAborted = "RolloutAborted"
 	// ReasonRolloutResumed: spec.paused was cleared.
 	ReasonRolloutResumed = "RolloutResumed"
 	// ReasonRolloutComplete: Complete=True.

@@ -112,6 +112,80 @@ type RollingUpdateRollout struct {
 	// +kubebuilder:validation:MaxLength=12
 	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 0 : self.matches('^[0-9]{1,9}%$')",message="must be a non-negative integer or a percentage, like 25%"
 	MaxSurge *intstr.IntOrString `json:"maxSurge,omitempty"`
+
+	// Pods kept on old revisions, as in an OpenKruise CloneSet: an absolute number or a
+	// percentage of desired pods (at most 100%), rounded up. The new revision gets the rest;
+	// lower it to go on. Absent or 0: every pod is updated.
+	// +optional
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:MaxLength=12
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 0 : self.matches('^(100|[1-9]?[0-9])%$')",message="must be a non-negative integer or a percentage from 0% to 100%, like 25%"
+	Partition *intstr.IntOrString `json:"partition,omitempty"`
+
+	// Canary steps: the new revision first gets each step's number of pods in turn (the old
+	// revisions keep the rest, so spec.replicas stays the total), optionally pausing after
+	// a step until promoted or for a while; after the last step it gets every pod. They
+	// apply to every new revision but the first. maxSurge and maxUnavailable bound each move.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	Steps []CanaryStep `json:"steps,omitempty"`
+}
+
+// GetSteps returns the canary steps; none when ru is nil.
+func (ru *RollingUpdateRollout) GetSteps() []CanaryStep {
+	if ru == nil {
+		return nil
+	}
+	return ru.Steps
+}
+
+// CanaryStep is one stage of a canary rollout.
+type CanaryStep struct {
+	// Pods on the new revision at this step: an absolute number or a percentage of desired
+	// pods (at most 100%), rounded up. A step never has fewer pods than the steps before it.
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:MaxLength=12
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 0 : self.matches('^(100|[1-9]?[0-9])%$')",message="must be a non-negative integer or a percentage from 0% to 100%, like 25%"
+	Replicas intstr.IntOrString `json:"replicas"`
+
+	// Pause once the step is reached (its pods available): without durationSeconds until
+	// promoted (kubectl stepwise promote), with it for that long. Absent: go on at once.
+	// +optional
+	Pause *CanaryPause `json:"pause,omitempty"`
+}
+
+// CanaryPause is a wait after a canary step.
+type CanaryPause struct {
+	// Seconds to wait before the next step; absent: wait until promoted.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	DurationSeconds *int32 `json:"durationSeconds,omitempty"`
+}
+
+// GetAborted reports whether the rollout was aborted; false when st is nil.
+func (st *CanaryStatus) GetAborted() bool { return st != nil && st.Aborted }
+
+// CanaryStatus is where the rollout of the current revision stands: its canary step, and
+// whether it was aborted. `kubectl stepwise promote`, `abort` and `retry` change it.
+type CanaryStatus struct {
+	// The pod-template-hash of the revision this state belongs to; state recorded for another
+	// template is void.
+	PodTemplateHash string `json:"podTemplateHash"`
+
+	// Index of the step the rollout works toward or is paused at; the number of steps once
+	// they are all done.
+	// +optional
+	CurrentStep int32 `json:"currentStep,omitempty"`
+
+	// When the pause of the current step began.
+	// +optional
+	PauseStartTime *metav1.Time `json:"pauseStartTime,omitempty"`
+
+	// Set by abort: the new revision is scaled down and the stable one (the newest older
+	// revision) holds every pod, until retry or a new template.
+	// +optional
+	Aborted bool `json:"aborted,omitempty"`
 }
 
 // RolloutStatus is the observed state of a Rollout. Its counters mean what a DeploymentStatus's
@@ -179,6 +253,11 @@ type RolloutStatus struct {
 	// Ready pods over desired pods ("2/3"), the READY column of kubectl get.
 	// +optional
 	Ready string `json:"ready,omitempty"`
+
+	// The canary step and abort state of the current revision, for a RollingUpdate with
+	// steps or one that was aborted.
+	// +optional
+	Canary *CanaryStatus `json:"canary,omitempty"`
 }
 
 // Rollout keeps a set of pods running one pod template, replacing them revision by revision
@@ -190,6 +269,7 @@ type RolloutStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.ready`
 // +kubebuilder:printcolumn:name="Up-to-date",type=integer,JSONPath=`.status.updatedReplicas`
 // +kubebuilder:printcolumn:name="Available",type=integer,JSONPath=`.status.availableReplicas`
+// +kubebuilder:printcolumn:name="Step",type=integer,JSONPath=`.status.canary.currentStep`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Containers",type=string,JSONPath=`.spec.template.spec.containers[*].name`,priority=1
 // +kubebuilder:printcolumn:name="Images",type=string,JSONPath=`.spec.template.spec.containers[*].image`,priority=1

@@ -20,6 +20,11 @@ type Params struct {
 	Replicas int32
 	// MaxSurge and MaxUnavailable are absolute; both 0 for Recreate.
 	MaxSurge, MaxUnavailable int32
+	// Partition is the number of pods kept on old revisions, at most Replicas.
+	Partition int32
+	// StepTargets are the canary steps' pod counts, at most Replicas and never fewer than an
+	// earlier step's.
+	StepTargets []int32
 }
 
 // InvalidSpecError is a Rollout spec the controller cannot act on; retrying will not help.
@@ -70,6 +75,11 @@ func Resolve(ro *stepwisev1alpha1.Rollout) (Params, error) {
 		if p.MaxSurge, p.MaxUnavailable, err = ResolveFenceposts(&surge, &unavailable, p.Replicas); err != nil {
 			return Params{}, err
 		}
+		if ru := spec.Strategy.RollingUpdate; ru != nil {
+			if err := p.resolveProgressive(ru); err != nil {
+				return Params{}, err
+			}
+		}
 	case stepwisev1alpha1.RecreateRolloutStrategyType:
 		if spec.Strategy.RollingUpdate != nil {
 			return Params{}, invalid("spec.strategy.rollingUpdate", "may not be specified when strategy type is Recreate")
@@ -78,6 +88,45 @@ func Resolve(ro *stepwisev1alpha1.Rollout) (Params, error) {
 		return Params{}, invalid("spec.strategy.type", "unsupported value %q: supported values are RollingUpdate and Recreate", p.Strategy)
 	}
 	return p, nil
+}
+
+// resolveProgressive turns the partition and the canary steps into pod counts.
+//
+//	replicas 10, partition "25%" → 3 pods stay old (2.5 rounded up)
+//	replicas 10, steps 1, "50%", "30%" → 1, 5, 5 (a step never goes below an earlier one)
+func (p *Params) resolveProgressive(ru *stepwisev1alpha1.RollingUpdateRollout) error {
+	var err error
+	if p.Partition, err = podsOfReplicas(ru.Partition, p.Replicas, "spec.strategy.rollingUpdate.partition"); err != nil {
+		return err
+	}
+	previous := int32(0)
+	for i, step := range ru.Steps {
+		field := fmt.Sprintf("spec.strategy.rollingUpdate.steps[%d]", i)
+		target, err := podsOfReplicas(&step.Replicas, p.Replicas, field+".replicas")
+		if err != nil {
+			return err
+		}
+		if d := step.Pause; d != nil && d.DurationSeconds != nil && *d.DurationSeconds < 0 {
+			return invalid(field+".pause.durationSeconds", "must be greater than or equal to 0, got %d", *d.DurationSeconds)
+		}
+		previous = max(previous, target)
+		p.StepTargets = append(p.StepTargets, previous)
+	}
+	return nil
+}
+
+// podsOfReplicas is an int-or-percent count of pods out of replicas: a percentage (at most
+// 100%) rounds up, and no count exceeds replicas.
+func podsOfReplicas(v *intstr.IntOrString, replicas int32, field string) (int32, error) {
+	if v != nil && v.Type == intstr.String {
+		if percent, err := scaledValue(v, 100, false, field); err != nil {
+			return 0, err
+		} else if percent > 100 {
+			return 0, invalid(field, "must not be greater than 100%%, got %q", v.StrVal)
+		}
+	}
+	n, err := scaledValue(v, replicas, true, field)
+	return min(n, replicas), err
 }
 
 // checkBounds rejects what a Deployment's validation rejects: maxUnavailable over 100%, and

@@ -69,6 +69,15 @@ type Plan struct {
 	// nil when none exists yet); status is computed from them.
 	NewRS  *appsv1.ReplicaSet
 	AllRSs []*appsv1.ReplicaSet
+	// Target is how many pods the new revision may have now.
+	Target int32
+	// Canary is the canary step and abort state to record for the current revision.
+	Canary *stepwisev1alpha1.CanaryStatus
+	// Hold says why the rollout waits for a person (a canary pause, a partition, an abort),
+	// or is nil.
+	Hold *status.Hold
+	// RequeueAfter is when a timed canary pause ends (0: none).
+	RequeueAfter time.Duration
 }
 
 // ScaleStep sets a ReplicaSet's replicas and records the Rollout's size on it.
@@ -95,7 +104,7 @@ func (p Plan) StatusInput(ro *stepwisev1alpha1.Rollout, created bool, now time.T
 	return status.Input{
 		Rollout: ro, Replicas: p.Params.Replicas, MaxUnavailable: p.Params.MaxUnavailable,
 		NewRS: p.NewRS, AllRSs: p.AllRSs, CreatedNewRS: created,
-		EvaluateProgress: p.Kind == KindRollout, Now: now,
+		EvaluateProgress: p.Kind == KindRollout, Now: now, Canary: p.Canary, Hold: p.Hold,
 	}
 }
 
@@ -112,6 +121,7 @@ func For(s Snapshot) (Plan, error) {
 	case p.isScalingEvent():
 		p.sync()
 	case params.Strategy == stepwisev1alpha1.RecreateRolloutStrategyType:
+		p.plan.Canary = nil
 		p.recreate()
 	default:
 		p.rolling()
@@ -128,10 +138,14 @@ type planning struct {
 	plan   Plan
 	newRS  *appsv1.ReplicaSet
 	oldRSs []*appsv1.ReplicaSet // oldest first
+	// target is how many pods the new revision may have now: replicas, unless a canary
+	// step, a partition or an abort keeps some on older revisions.
+	target int32
 }
 
 func newPlanning(s Snapshot, params Params) *planning {
-	p := &planning{s: s, params: params, plan: Plan{Params: params}}
+	p := &planning{s: s, params: params, target: params.Replicas,
+		plan: Plan{Params: params, Canary: s.Rollout.Status.Canary.DeepCopy()}}
 	if s.New != nil {
 		p.newRS = s.New.DeepCopy()
 	}
@@ -143,6 +157,7 @@ func newPlanning(s Snapshot, params Params) *planning {
 }
 
 func (p *planning) result() Plan {
+	p.plan.Target = p.target
 	p.plan.NewRS = p.newRS
 	p.plan.AllRSs = p.allRSs()
 	return p.plan
@@ -195,7 +210,7 @@ func (p *planning) syncNewReplicaSet(create bool) {
 		return
 	}
 	rs := NewReplicaSet(ro)
-	*rs.Spec.Replicas = p.newReplicasFor(rs, append(slices.Clone(p.oldRSs), rs))
+	*rs.Spec.Replicas = p.roomToGrow(p.target)
 	revision.SetNewReplicaSetAnnotations(ro.Annotations, rs, newRevision)
 	setSizeAnnotations(rs, p.params.Replicas, p.params.Replicas+p.params.MaxSurge)
 	p.plan.CreateNew = rs.DeepCopy()

@@ -1,18 +1,33 @@
 package planner
 
 import (
+	"slices"
+
 	appsv1 "k8s.io/api/apps/v1"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 )
 
-// rolling plans one step of a RollingUpdate: create the new ReplicaSet if needed, then either
-// scale it up within replicas + maxSurge, or (when it cannot grow) scale old ReplicaSets down
-// while at least replicas - maxUnavailable pods stay available; once complete, prune history.
+// rolling plans one step of a RollingUpdate: create the new ReplicaSet if needed, then move
+// toward the number of pods the new revision may have now (every pod, unless a canary step,
+// a partition or an abort holds some on older revisions): either the new ReplicaSet grows
+// within replicas + maxSurge, or (when it cannot) old ReplicaSets shrink while at least
+// replicas - maxUnavailable pods stay available. Once complete, prune history.
 func (p *planning) rolling() {
 	p.plan.Kind = KindRollout
-	p.syncNewReplicaSet(true)
-	if p.reconcileNewReplicaSet() || p.reconcileOldReplicaSets() {
+	p.planProgress()
+	p.syncNewReplicaSet(!p.plan.Canary.GetAborted())
+	newRS := p.newRS
+	switch {
+	case newRS == nil:
+		return // aborted before the new revision had a ReplicaSet: nothing to undo
+	case *newRS.Spec.Replicas > p.params.Replicas:
+		p.scale(newRS, p.params.Replicas, false, reasonf("new ReplicaSet has %d replicas, more than the %d desired", *newRS.Spec.Replicas, p.params.Replicas))
+		return
+	case *newRS.Spec.Replicas > p.target || (*newRS.Spec.Replicas == p.target && sumSpec(p.oldRSs) < p.params.Replicas-p.target):
+		p.rollBack() // the new revision has too many pods, or the old ones too few (a retry mid-abort)
+		return
+	case p.rollToward(newRS, p.target, p.oldRSs, p.params.Replicas-p.target):
 		return
 	}
 	if p.completeBeforeThisSync() {
@@ -20,66 +35,84 @@ func (p *planning) rolling() {
 	}
 }
 
-// reconcileNewReplicaSet scales the new ReplicaSet toward replicas and reports whether it did.
-func (p *planning) reconcileNewReplicaSet() bool {
-	replicas, current := p.params.Replicas, *p.newRS.Spec.Replicas
-	switch {
-	case current == replicas:
+// rollBack moves pods from the new ReplicaSet back to the stable one (the newest old
+// ReplicaSet that has replicas, else the newest old one), under the same bounds as a rollout,
+// until the old revisions hold every pod the target leaves them: after an abort, or when a
+// partition grew.
+func (p *planning) rollBack() {
+	var stable *appsv1.ReplicaSet
+	for _, rs := range slices.Backward(p.oldRSs) {
+		if stable == nil || (*rs.Spec.Replicas > 0 && *stable.Spec.Replicas == 0) {
+			stable = rs
+		}
+	}
+	if stable == nil {
+		return // the first revision: there is no older one to hand pods back to
+	}
+	others := sumSpec(p.oldRSs) - *stable.Spec.Replicas
+	p.rollToward(stable, p.params.Replicas-p.target-others, []*appsv1.ReplicaSet{p.newRS}, p.target)
+}
+
+// rollToward makes one move of a rolling update: grow scales up toward growTo, or else the
+// ReplicaSets of shrink scale down, never below floor pods between them. It reports whether
+// it scaled anything.
+func (p *planning) rollToward(grow *appsv1.ReplicaSet, growTo int32, shrink []*appsv1.ReplicaSet, floor int32) bool {
+	return p.growToward(grow, growTo) || p.shrinkToward(grow, shrink, floor)
+}
+
+// growToward scales rs up toward growTo as far as replicas + maxSurge allows, counting every
+// ReplicaSet's desired pods, and reports whether it did.
+func (p *planning) growToward(rs *appsv1.ReplicaSet, growTo int32) bool {
+	current := *rs.Spec.Replicas
+	if current >= growTo {
 		return false
-	case current > replicas:
-		return p.scale(p.newRS, replicas, false, reasonf("new ReplicaSet has %d replicas, more than the %d desired", current, replicas))
 	}
-	to := p.newReplicasFor(p.newRS, p.allRSs())
-	return p.scale(p.newRS, to, false, reasonf("%d pods in all < %d desired + %d maxSurge", p.totalReplicas(), replicas, p.params.MaxSurge))
+	to := current + p.roomToGrow(growTo-current)
+	return p.scale(rs, to, false, reasonf("%d pods in all < %d desired + %d maxSurge", p.totalReplicas(), p.params.Replicas, p.params.MaxSurge))
 }
 
-// newReplicasFor is the size the new ReplicaSet may grow to now: for RollingUpdate, as far as
-// replicas + maxSurge allows counting every ReplicaSet's desired pods, never past replicas;
-// for Recreate, replicas at once.
+// roomToGrow is how many of `wanted` more pods replicas + maxSurge leaves room for now; a
+// Recreate has no surge to respect (its old pods are gone first).
 //
-//	replicas 3, maxSurge 1, pods 3 old + 0 new → new grows to 1 (4 in all)
-//	replicas 3, maxSurge 1, pods 2 old + 1 new → new grows to 2 (4 in all)
-//	replicas 10, maxSurge 3, pods 10 old + 3 new → no room: new stays at 3
-func (p *planning) newReplicasFor(newRS *appsv1.ReplicaSet, allRSs []*appsv1.ReplicaSet) int32 {
+//	replicas 3, maxSurge 1, pods 3 old + 0 new → room for 1 (4 in all)
+//	replicas 10, maxSurge 3, pods 10 old + 3 new → no room
+func (p *planning) roomToGrow(wanted int32) int32 {
 	if p.params.Strategy == stepwisev1alpha1.RecreateRolloutStrategyType {
-		return p.params.Replicas
+		return wanted
 	}
-	maxTotal := p.params.Replicas + p.params.MaxSurge
-	current := sumSpec(allRSs)
-	if current >= maxTotal {
-		return *newRS.Spec.Replicas
-	}
-	return *newRS.Spec.Replicas + min(maxTotal-current, p.params.Replicas-*newRS.Spec.Replicas)
+	return max(0, min(p.params.Replicas+p.params.MaxSurge-p.totalReplicas(), wanted))
 }
 
-// reconcileOldReplicaSets scales old ReplicaSets down and reports whether it did. It may
-// remove at most allPods - minAvailable - (new pods not yet available): first unhealthy old
-// pods (ReplicaSets with desired > available, oldest first), then available ones, as long as
-// the available pods stay at or above minAvailable.
+// shrinkToward scales the ReplicaSets of shrink down and reports whether it did. It may remove
+// at most allPods - minAvailable - (grow's pods not yet available), and never more than leaves
+// floor pods in shrink: first unhealthy pods (ReplicaSets with desired > available, oldest
+// first), then available ones, as long as the available pods stay at or above minAvailable.
 //
 //	replicas 3, maxUnavailable 1, old 3 (3 available) + new 1 (0 available):
 //	  maxScaledDown = 4 - 2 - 1 = 1; available 3 > 2 → old scales to 2
-func (p *planning) reconcileOldReplicaSets() bool {
-	oldPods := sumSpec(p.oldRSs)
-	if oldPods == 0 {
+//	replicas 10, maxUnavailable 2, canary step of 1 pod, old 10 + new 1 (0 available):
+//	  maxScaledDown = 11 - 8 - 1 = 2, but the floor keeps 9 old pods → old scales to 9
+func (p *planning) shrinkToward(grow *appsv1.ReplicaSet, shrink []*appsv1.ReplicaSet, floor int32) bool {
+	removable := sumSpec(shrink) - floor
+	if removable <= 0 {
 		return false
 	}
 	minAvailable := p.params.Replicas - p.params.MaxUnavailable
-	newUnavailable := *p.newRS.Spec.Replicas - availableOf(p.newRS)
-	maxScaledDown := p.totalReplicas() - minAvailable - newUnavailable
+	growUnavailable := *grow.Spec.Replicas - availableOf(grow)
+	maxScaledDown := p.totalReplicas() - minAvailable - growUnavailable
 	if maxScaledDown <= 0 {
 		return false
 	}
-	cleaned := p.cleanupUnhealthyReplicas(maxScaledDown)
-	scaledDown := p.scaleDownOldForRollingUpdate()
+	cleaned := p.cleanupUnhealthyReplicas(shrink, min(maxScaledDown, removable))
+	scaledDown := p.scaleDownAvailable(shrink, removable-cleaned)
 	return cleaned+scaledDown > 0
 }
 
 // cleanupUnhealthyReplicas removes old pods that are not available, up to maxCleanup, oldest
 // ReplicaSet first: they serve nobody, so removing them costs no availability.
-func (p *planning) cleanupUnhealthyReplicas(maxCleanup int32) int32 {
+func (p *planning) cleanupUnhealthyReplicas(rss []*appsv1.ReplicaSet, maxCleanup int32) int32 {
 	var total int32
-	for _, rs := range p.oldRSs {
+	for _, rs := range rss {
 		if total >= maxCleanup {
 			break
 		}
@@ -94,17 +127,17 @@ func (p *planning) cleanupUnhealthyReplicas(maxCleanup int32) int32 {
 	return total
 }
 
-// scaleDownOldForRollingUpdate removes available old pods, oldest ReplicaSet first, down to
-// minAvailable available pods in all.
-func (p *planning) scaleDownOldForRollingUpdate() int32 {
+// scaleDownAvailable removes available pods of rss, oldest ReplicaSet first, down to
+// minAvailable available pods in all, and at most maxScaleDown.
+func (p *planning) scaleDownAvailable(rss []*appsv1.ReplicaSet, maxScaleDown int32) int32 {
 	minAvailable := p.params.Replicas - p.params.MaxUnavailable
 	available := sumAvailable(p.allRSs())
 	if available <= minAvailable {
 		return 0
 	}
-	budget := available - minAvailable
+	budget := min(available-minAvailable, maxScaleDown)
 	var total int32
-	for _, rs := range p.oldRSs {
+	for _, rs := range rss {
 		if total >= budget {
 			break
 		}

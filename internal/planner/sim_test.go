@@ -222,33 +222,7 @@ func (sc scenario) run(t *testing.T, seed uint64) {
 	s.ro.Generation++
 	resized := false
 	for tick := 0; ; tick++ {
-		params, _ := Resolve(s.ro)
-		before := s.snapshot()
-		plan := s.reconcile(t)
-		specTotal, available := s.totals()
-		if !resized && plan.Kind == KindRollout && specTotal > params.Replicas+params.MaxSurge && len(plan.Scale)+boolInt(plan.CreateNew != nil) > 0 {
-			fail("%d desired pods > %d replicas + %d maxSurge", specTotal, params.Replicas, params.MaxSurge)
-		}
-		if !resized && !sc.recreate && available < params.Replicas-params.MaxUnavailable {
-			fail("%d available < %d replicas - %d maxUnavailable", available, params.Replicas, params.MaxUnavailable)
-		}
-		newRSs := 0
-		for _, rs := range s.rss {
-			if revision.EqualIgnoreHash(&s.ro.Spec.Template, &rs.Spec.Template) {
-				newRSs++
-			}
-		}
-		if newRSs > 1 {
-			fail("%d ReplicaSets for one template", newRSs)
-		}
-		checkPlanKeepsBounds(t, before, plan, fail)
-		s.runReplicaSetController()
-		if !sc.recreate {
-			// Pods that exist, not just desired, stay within bounds while rolling.
-			if _, available := s.totals(); !resized && available < params.Replicas-params.MaxUnavailable {
-				fail("after the ReplicaSet controller ran: %d available < %d - %d", available, params.Replicas, params.MaxUnavailable)
-			}
-		}
+		s.checkedTick(t, fail, !resized, !sc.recreate)
 		if sc.resizeMid && !resized && tick == 3 {
 			s.ro.Spec.Replicas = ptr.To(sc.resizeTo)
 			s.ro.Generation++
@@ -267,6 +241,40 @@ func (sc scenario) run(t *testing.T, seed uint64) {
 			fail("did not converge in 400 ticks")
 		}
 	}
+}
+
+// checkedTick reconciles once, runs the ReplicaSet controller once, and checks the bounds on
+// the plan and on both states: the desired pods within replicas + maxSurge and one ReplicaSet
+// per template (unless the size just changed: strict is false), the available pods at or above
+// replicas - maxUnavailable (for a rolling update: rolling).
+func (s *sim) checkedTick(t *testing.T, fail func(string, ...any), strict, rolling bool) Plan {
+	t.Helper()
+	params, _ := Resolve(s.ro)
+	before := s.snapshot()
+	plan := s.reconcile(t)
+	specTotal, available := s.totals()
+	if strict && plan.Kind == KindRollout && specTotal > params.Replicas+params.MaxSurge && len(plan.Scale)+boolInt(plan.CreateNew != nil) > 0 {
+		fail("%d desired pods > %d replicas + %d maxSurge", specTotal, params.Replicas, params.MaxSurge)
+	}
+	if strict && rolling && available < params.Replicas-params.MaxUnavailable {
+		fail("%d available < %d replicas - %d maxUnavailable", available, params.Replicas, params.MaxUnavailable)
+	}
+	newRSs := 0
+	for _, rs := range s.rss {
+		if revision.EqualIgnoreHash(&s.ro.Spec.Template, &rs.Spec.Template) {
+			newRSs++
+		}
+	}
+	if newRSs > 1 {
+		fail("%d ReplicaSets for one template", newRSs)
+	}
+	checkPlanKeepsBounds(t, before, plan, fail)
+	s.runReplicaSetController()
+	// Pods that exist, not just desired, stay within bounds while rolling.
+	if _, available := s.totals(); strict && rolling && available < params.Replicas-params.MaxUnavailable {
+		fail("after the ReplicaSet controller ran: %d available < %d - %d", available, params.Replicas, params.MaxUnavailable)
+	}
+	return plan
 }
 
 // checkPlanKeepsBounds asserts the planner's own promises on one plan: scale-ups stay within

@@ -32,6 +32,19 @@ type Input struct {
 	// or a scaling event): the Progressing and ReplicaFailure conditions are evaluated.
 	EvaluateProgress bool
 	Now              time.Time
+	// Canary is the canary step and abort state to record.
+	Canary *stepwisev1alpha1.CanaryStatus
+	// Hold is why the rollout waits for a person, or nil.
+	Hold *Hold
+}
+
+// Hold is why a rollout waits for a person: a canary pause, a partition reached, an abort.
+// The Paused condition carries it; the progress deadline does not run meanwhile.
+type Hold struct {
+	// Reason is the Paused condition's reason (ReasonCanaryPauseStep, ...).
+	Reason string
+	// Message says where the rollout stands and what lets it go on.
+	Message string
 }
 
 // Compute returns the Rollout's new status. observedGeneration is set to the Rollout's
@@ -43,14 +56,16 @@ func Compute(in Input) stepwisev1alpha1.RolloutStatus {
 	meta.RemoveStatusCondition(&st.Conditions, stepwisev1alpha1.ConditionInvalidSpec)
 	c := conditions{st: st, generation: ro.Generation, now: now}
 
+	st.Canary = in.Canary.DeepCopy()
+	paused := setPaused(st, ro, in.Hold, now)
 	// The conditions Deployment sets before it syncs: pause/resume, and the new ReplicaSet.
 	if hasProgressDeadline(ro) {
 		progressing := c.get(stepwisev1alpha1.ConditionProgressing)
 		isPaused := progressing != nil && progressing.Reason == stepwisev1alpha1.ReasonRolloutPaused
 		switch {
-		case ro.Spec.Paused && !isPaused:
-			c.setProgress(metav1.ConditionUnknown, stepwisev1alpha1.ReasonRolloutPaused, "Rollout is paused")
-		case !ro.Spec.Paused && isPaused:
+		case paused != nil && !isPaused:
+			c.setProgress(metav1.ConditionUnknown, stepwisev1alpha1.ReasonRolloutPaused, paused.Message)
+		case paused == nil && isPaused:
 			c.setProgress(metav1.ConditionUnknown, stepwisev1alpha1.ReasonRolloutResumed, "Rollout is resumed")
 		}
 	}
@@ -75,12 +90,33 @@ func Compute(in Input) stepwisev1alpha1.RolloutStatus {
 		c.set(stepwisev1alpha1.ConditionAvailable, metav1.ConditionFalse, stepwisev1alpha1.ReasonMinimumReplicasUnavailable, "Rollout does not have minimum availability.")
 	}
 	if in.EvaluateProgress {
-		evaluateProgress(&c, ro, &previous, newRS, in.Replicas)
+		if paused == nil {
+			evaluateProgress(&c, ro, &previous, newRS, in.Replicas)
+		}
 		copyReplicaFailure(&c, in.AllRSs, newRS)
 	}
 	st.Ready = fmt.Sprintf("%d/%d", st.ReadyReplicas, in.Replicas)
 	setComplete(ro, st, now)
 	return *st
+}
+
+// setPaused sets the Paused condition from the hold or spec.paused (removing it when neither
+// applies) and returns it. Its message follows the hold (the step moves on), its transition
+// time only a change of status.
+func setPaused(st *stepwisev1alpha1.RolloutStatus, ro *stepwisev1alpha1.Rollout, hold *Hold, now metav1.Time) *metav1.Condition {
+	switch {
+	case hold != nil:
+	case ro.Spec.Paused:
+		hold = &Hold{Reason: stepwisev1alpha1.ReasonRolloutPaused, Message: "Rollout is paused"}
+	default:
+		meta.RemoveStatusCondition(&st.Conditions, stepwisev1alpha1.ConditionPaused)
+		return nil
+	}
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: stepwisev1alpha1.ConditionPaused, Status: metav1.ConditionTrue, Reason: hold.Reason, Message: hold.Message,
+		ObservedGeneration: ro.Generation, LastTransitionTime: now,
+	})
+	return meta.FindStatusCondition(st.Conditions, stepwisev1alpha1.ConditionPaused)
 }
 
 // setComplete sets the Complete condition from the same rules as kubectl stepwise status.

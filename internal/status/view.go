@@ -22,6 +22,14 @@ func View(ro *stepwisev1alpha1.Rollout) (message string, done bool, err error) {
 	if cond := meta.FindStatusCondition(st.Conditions, stepwisev1alpha1.ConditionProgressing); cond != nil && cond.Reason == stepwisev1alpha1.ReasonProgressDeadlineExceeded {
 		return "", false, fmt.Errorf("rollout %q exceeded its progress deadline", ro.Name)
 	}
+	if cond := meta.FindStatusCondition(st.Conditions, stepwisev1alpha1.ConditionPaused); cond != nil && cond.Status == "True" {
+		if cond.Reason == stepwisev1alpha1.ReasonRolloutAborted {
+			return "", false, fmt.Errorf("rollout %q was aborted: %s", ro.Name, cond.Message)
+		}
+		if cond.Reason != stepwisev1alpha1.ReasonRolloutPaused {
+			return fmt.Sprintf("Waiting for rollout %q to be promoted: %s...", ro.Name, cond.Message), false, nil
+		}
+	}
 	replicas := int32(1)
 	if ro.Spec.Replicas != nil {
 		replicas = *ro.Spec.Replicas

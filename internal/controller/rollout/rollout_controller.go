@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -95,7 +96,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	}
 	ro.Status = status.Compute(plan.StatusInput(ro, created, now))
 	synced = true
-	return ctrl.Result{RequeueAfter: status.RequeueAfter(ro, &ro.Status, plan.AllRSs, plan.Params.Replicas, now)}, nil
+	return ctrl.Result{RequeueAfter: earliest(plan.RequeueAfter, status.RequeueAfter(ro, &ro.Status, plan.AllRSs, plan.Params.Replicas, now))}, nil
+}
+
+// earliest is the sooner of two requeue delays, where 0 means none.
+func earliest(a, b time.Duration) time.Duration {
+	if a == 0 || (b != 0 && b < a) {
+		return b
+	}
+	return a
 }
 
 // markInvalid records a spec the controller cannot act on; retrying will not help until the

@@ -1,0 +1,87 @@
+package status
+
+import (
+	"fmt"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/revision"
+)
+
+// Promote returns the canary state after a promotion: the rollout goes on to the next step
+// (a pause at the current one is over), or with full past every step. It refuses when the
+// controller has not seen the current template yet, when the rollout was aborted, or when no
+// step is left.
+func Promote(ro *stepwisev1alpha1.Rollout, full bool) (*stepwisev1alpha1.CanaryStatus, error) {
+	steps := int32(len(ro.Spec.Strategy.RollingUpdate.GetSteps()))
+	if steps == 0 {
+		return nil, fmt.Errorf("rollout %q has no canary steps to promote (a partition is lowered by editing spec.strategy.rollingUpdate.partition)", ro.Name)
+	}
+	st, err := currentCanary(ro)
+	switch {
+	case err != nil:
+		return nil, err
+	case st == nil:
+		return nil, fmt.Errorf("rollout %q has no canary state for its current template yet; try again", ro.Name)
+	case st.Aborted:
+		return nil, fmt.Errorf("rollout %q was aborted: run 'kubectl stepwise retry' first", ro.Name)
+	case st.CurrentStep >= steps:
+		return nil, fmt.Errorf("rollout %q is past its last canary step: nothing to promote", ro.Name)
+	}
+	st.CurrentStep++
+	if full {
+		st.CurrentStep = steps
+	}
+	st.PauseStartTime = nil
+	return st, nil
+}
+
+// Abort returns the canary state of an aborted rollout: the new revision is scaled down and
+// the stable one holds. A complete rollout has nothing to abort (undo brings a revision back).
+func Abort(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error) {
+	st, err := currentCanary(ro)
+	switch {
+	case err != nil:
+		return nil, err
+	case st != nil && st.Aborted:
+		return nil, fmt.Errorf("rollout %q is already aborted", ro.Name)
+	}
+	if _, done, _ := View(ro); done {
+		return nil, fmt.Errorf("rollout %q is complete: nothing to abort (use 'kubectl stepwise undo' to go back)", ro.Name)
+	}
+	if st == nil {
+		st = &stepwisev1alpha1.CanaryStatus{PodTemplateHash: currentHash(ro)}
+	}
+	st.Aborted, st.PauseStartTime = true, nil
+	return st, nil
+}
+
+// Retry returns the canary state of an aborted rollout started over from its first step.
+func Retry(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error) {
+	st, err := currentCanary(ro)
+	switch {
+	case err != nil:
+		return nil, err
+	case st == nil || !st.Aborted:
+		return nil, fmt.Errorf("rollout %q is not aborted: nothing to retry", ro.Name)
+	}
+	return &stepwisev1alpha1.CanaryStatus{PodTemplateHash: st.PodTemplateHash}, nil
+}
+
+// currentCanary is a copy of the recorded canary state when it belongs to the current
+// template (nil when there is none), once the controller has observed the current generation.
+func currentCanary(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error) {
+	if ro.Spec.Strategy.Type == stepwisev1alpha1.RecreateRolloutStrategyType {
+		return nil, fmt.Errorf("rollout %q uses the Recreate strategy: canary steps, abort and retry need RollingUpdate", ro.Name)
+	}
+	if ro.Status.ObservedGeneration < ro.Generation {
+		return nil, fmt.Errorf("the controller has not observed generation %d of rollout %q yet; try again", ro.Generation, ro.Name)
+	}
+	if st := ro.Status.Canary; st != nil && st.PodTemplateHash == currentHash(ro) {
+		return st.DeepCopy(), nil
+	}
+	return nil, nil
+}
+
+func currentHash(ro *stepwisev1alpha1.Rollout) string {
+	return revision.ComputeHash(&ro.Spec.Template, ro.Status.CollisionCount)
+}
