@@ -326,6 +326,15 @@ func TestInvalidSpecsNameTheField(t *testing.T) {
 			ro.Spec.MinReadySeconds, ro.Spec.ProgressDeadlineSeconds = 10, ptr.To[int32](10)
 		}, "spec.progressDeadlineSeconds"},
 		{"restartPolicy Never", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever }, "spec.template.spec.restartPolicy"},
+		{"partition over 100%", func(ro *stepwisev1alpha1.Rollout) {
+			ro.Spec.Strategy.RollingUpdate.Partition = ptr.To(intstr.FromString("150%"))
+		}, "spec.strategy.rollingUpdate.partition"},
+		{"negative step", func(ro *stepwisev1alpha1.Rollout) {
+			ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{{Replicas: i1}, {Replicas: intstr.FromInt32(-1)}}
+		}, "spec.strategy.rollingUpdate.steps[1].replicas"},
+		{"negative pause", func(ro *stepwisev1alpha1.Rollout) {
+			ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{{Replicas: i1, Pause: &stepwisev1alpha1.CanaryPause{DurationSeconds: ptr.To[int32](-5)}}}
+		}, "spec.strategy.rollingUpdate.steps[0].pause.durationSeconds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)

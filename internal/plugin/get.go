@@ -129,6 +129,9 @@ func renderTree(ro *stepwisev1alpha1.Rollout, rss []*appsv1.ReplicaSet, pods []c
 		b.WriteString("  " + s)
 	}
 	b.WriteString("\n")
+	for _, line := range progressLines(ro) {
+		b.WriteString("   " + line + "\n")
+	}
 	ordered := slices.Clone(rss)
 	revision.SortByRevision(ordered)
 	slices.Reverse(ordered)
@@ -148,6 +151,42 @@ func renderTree(ro *stepwisev1alpha1.Rollout, rss []*appsv1.ReplicaSet, pods []c
 		}
 	}
 	return b.String()
+}
+
+// progressLines show the canary steps (the current one marked ▶), the partition, and why the
+// rollout is paused.
+func progressLines(ro *stepwisev1alpha1.Rollout) []string {
+	var lines []string
+	ru := ro.Spec.Strategy.RollingUpdate
+	if steps := ru.GetSteps(); len(steps) > 0 {
+		current := -1
+		if st := ro.Status.Canary; st != nil {
+			current = int(st.CurrentStep)
+		}
+		var parts []string
+		for i, step := range steps {
+			part := fmt.Sprintf("%d: %s", i+1, step.Replicas.String())
+			switch {
+			case step.Pause == nil:
+			case step.Pause.DurationSeconds == nil:
+				part += " pause"
+			default:
+				part += fmt.Sprintf(" pause %ds", *step.Pause.DurationSeconds)
+			}
+			if i == current {
+				part = "▶ " + part
+			}
+			parts = append(parts, part)
+		}
+		lines = append(lines, "Steps: "+strings.Join(parts, " │ "))
+	}
+	if ru != nil && ru.Partition != nil {
+		lines = append(lines, "Partition: "+ru.Partition.String())
+	}
+	if c := meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionPaused); c != nil && c.Status == metav1.ConditionTrue {
+		lines = append(lines, fmt.Sprintf("Paused (%s): %s", c.Reason, c.Message))
+	}
+	return lines
 }
 
 func summary(ro *stepwisev1alpha1.Rollout) string {

@@ -35,7 +35,7 @@ func NewCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	o := &Options{ConfigFlags: genericclioptions.NewConfigFlags(true), IOStreams: streams, Now: time.Now}
 	root := &cobra.Command{
 		Use:           "kubectl-stepwise",
-		Short:         "Manage Stepwise Rollouts: status, history, undo, pause, resume, restart, set image, get",
+		Short:         "Manage Stepwise Rollouts: status, history, undo, pause, resume, restart, set image, get, promote, abort, retry",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -43,7 +43,7 @@ func NewCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	root.SetErr(streams.ErrOut)
 	o.ConfigFlags.AddFlags(root.PersistentFlags())
 	root.AddCommand(newStatusCmd(o), newHistoryCmd(o), newUndoCmd(o), newPauseCmd(o, true), newPauseCmd(o, false),
-		newRestartCmd(o), newSetCmd(o), newGetCmd(o))
+		newRestartCmd(o), newSetCmd(o), newGetCmd(o), newPromoteCmd(o), newAbortCmd(o), newRetryCmd(o))
 	return root
 }
 

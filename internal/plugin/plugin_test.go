@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
@@ -55,4 +56,25 @@ func TestParseImages(t *testing.T) {
 		_, err := parseImages([]string{bad})
 		g.Expect(err).To(MatchError(ContainSubstring("expected CONTAINER=IMAGE")), bad)
 	}
+}
+
+func TestProgressLinesShowStepsPartitionAndPause(t *testing.T) {
+	g := NewWithT(t)
+	ro := &stepwisev1alpha1.Rollout{Spec: stepwisev1alpha1.RolloutSpec{Strategy: stepwisev1alpha1.RolloutStrategy{
+		RollingUpdate: &stepwisev1alpha1.RollingUpdateRollout{
+			Partition: ptr.To(intstr.FromString("20%")),
+			Steps: []stepwisev1alpha1.CanaryStep{
+				{Replicas: intstr.FromInt32(1), Pause: &stepwisev1alpha1.CanaryPause{}},
+				{Replicas: intstr.FromString("50%"), Pause: &stepwisev1alpha1.CanaryPause{DurationSeconds: ptr.To[int32](30)}},
+				{Replicas: intstr.FromString("100%")},
+			}}}},
+		Status: stepwisev1alpha1.RolloutStatus{Canary: &stepwisev1alpha1.CanaryStatus{CurrentStep: 1},
+			Conditions: []metav1.Condition{{Type: stepwisev1alpha1.ConditionPaused, Status: metav1.ConditionTrue,
+				Reason: stepwisev1alpha1.ReasonCanaryPauseStep, Message: "Paused at step 2 of 3"}}}}
+	g.Expect(progressLines(ro)).To(Equal([]string{
+		"Steps: 1: 1 pause │ ▶ 2: 50% pause 30s │ 3: 100%",
+		"Partition: 20%",
+		"Paused (CanaryPauseStep): Paused at step 2 of 3",
+	}))
+	g.Expect(progressLines(&stepwisev1alpha1.Rollout{})).To(BeEmpty())
 }

@@ -22,6 +22,11 @@ spec:
     rollingUpdate:
       maxSurge: 25%
       maxUnavailable: 1
+      partition: 1
+      steps:
+      - replicas: 1
+        pause: {durationSeconds: 30}
+      - replicas: 50%
   selector:
     matchLabels:
       app: web
@@ -68,6 +73,12 @@ func TestBadManifestsAreRejectedAtAdmission(t *testing.T) {
 		{"maxUnavailable over 100%", "maxUnavailable: 1", "maxUnavailable: 101%", []string{"spec.strategy.rollingUpdate.maxUnavailable", "0% to 100%"}},
 		{"Recreate with rollingUpdate", "type: RollingUpdate", "type: Recreate", []string{"spec.strategy.rollingUpdate", "may not be specified when strategy type is 'Recreate'"}},
 		{"unknown strategy type", "type: RollingUpdate", "type: BlueGreen", []string{"spec.strategy.type", "Unsupported value", "RollingUpdate", "Recreate"}},
+		{"partition over 100%", "partition: 1", "partition: 150%", []string{"spec.strategy.rollingUpdate.partition", "0% to 100%"}},
+		{"negative partition", "partition: 1", "partition: -2", []string{"spec.strategy.rollingUpdate.partition", "non-negative"}},
+		{"negative step", "- replicas: 1", "- replicas: -1", []string{"spec.strategy.rollingUpdate.steps[0].replicas", "non-negative"}},
+		{"step over 100%", "replicas: 50%", "replicas: 150%", []string{"spec.strategy.rollingUpdate.steps[1].replicas", "0% to 100%"}},
+		{"step without replicas", "- replicas: 1\n        pause", "- pause", []string{"spec.strategy.rollingUpdate.steps[0].replicas", "Required value"}},
+		{"negative pause", "durationSeconds: 30", "durationSeconds: -5", []string{"spec.strategy.rollingUpdate.steps[0].pause.durationSeconds", "greater than or equal to 0"}},
 		{"restartPolicy Never", "restartPolicy: Always", "restartPolicy: Never", []string{"spec.template.spec.restartPolicy", "only \"Always\" is supported"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -228,13 +228,18 @@ func (e *testEnv) replicaSets() []appsv1.ReplicaSet {
 // replicaSetFor returns the ReplicaSet running image; it fails when there is not exactly one.
 func (e *testEnv) replicaSetFor(image string) appsv1.ReplicaSet {
 	e.T.Helper()
+	return e.replicaSetOf(e.G, image)
+}
+
+// replicaSetOf is replicaSetFor reporting to g, so that Eventually can wait for it.
+func (e *testEnv) replicaSetOf(g Gomega, image string) appsv1.ReplicaSet {
 	var found []appsv1.ReplicaSet
 	for _, rs := range e.replicaSets() {
 		if rs.Spec.Template.Spec.Containers[0].Image == image {
 			found = append(found, rs)
 		}
 	}
-	e.G.Expect(found).To(HaveLen(1), "ReplicaSets of image %s", image)
+	g.Expect(found).To(HaveLen(1), "ReplicaSets of image %s", image)
 	return found[0]
 }
 

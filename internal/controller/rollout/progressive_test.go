@@ -1,0 +1,189 @@
+package rollout_test
+
+import (
+	"testing"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/status"
+	"github.com/stepwise-dev/stepwise/test/observe"
+)
+
+// changeCanary writes the canary state change computes, as kubectl stepwise promote, abort
+// and retry do (the same pure functions), retrying on conflicts with the controller.
+func (e *testEnv) changeCanary(name string, change func(*stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error)) {
+	e.T.Helper()
+	e.G.Eventually(func() error {
+		ro := e.get(name)
+		next, err := change(ro)
+		if err != nil {
+			return err
+		}
+		updated := ro.DeepCopy()
+		updated.Status.Canary = next
+		return k8s.Status().Patch(e.Ctx, updated, client.MergeFromWithOptions(ro, client.MergeFromWithOptimisticLock{}))
+	}).Should(Succeed())
+}
+
+// waitPaused waits for the Paused condition with reason and returns the Rollout.
+func (e *testEnv) waitPaused(name, reason string) *stepwisev1alpha1.Rollout {
+	e.T.Helper()
+	var ro *stepwisev1alpha1.Rollout
+	e.G.Eventually(func(g Gomega) {
+		ro = e.get(name)
+		cond := findCondition(ro, stepwisev1alpha1.ConditionPaused)
+		g.Expect(cond).NotTo(BeNil())
+		g.Expect(cond.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(cond.Reason).To(Equal(reason))
+		g.Expect(ro.Status.ObservedGeneration).To(Equal(ro.Generation))
+	}).Should(Succeed())
+	return ro
+}
+
+// expectSizes checks the desired replicas, pods and available pods of the ReplicaSet of each
+// image; with g from Eventually it waits for them.
+func (e *testEnv) expectSizes(g Gomega, sizes map[string]int32) {
+	for image, n := range sizes {
+		rs := e.replicaSetOf(g, image)
+		g.Expect(*rs.Spec.Replicas).To(Equal(n), "replicas of %s", image)
+		g.Expect(rs.Status.Replicas).To(Equal(n), "pods of %s", image)
+		g.Expect(rs.Status.AvailableReplicas).To(Equal(n), "available pods of %s", image)
+	}
+}
+
+// A canary of 10 replicas: 1 pod, a pause until promoted; 50%, a pause until promoted; then
+// everyone. Never more than 13 pods, never fewer than 8 available, and nothing moves while
+// paused.
+func TestCanarySteps(t *testing.T) {
+	e := newEnv(t)
+	ro := e.newRollout(10, quarter, quarter, "app:v1")
+	ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{
+		{Replicas: intstr.FromInt32(1), Pause: &stepwisev1alpha1.CanaryPause{}},
+		{Replicas: intstr.FromString("50%"), Pause: &stepwisev1alpha1.CanaryPause{}},
+		{Replicas: intstr.FromString("100%")},
+	}
+	e.create(ro)
+	e.waitComplete("web")
+	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 13, MinAvailable: 8})
+
+	e.setImage("web", "app:v2")
+	ro = e.waitPaused("web", stepwisev1alpha1.ReasonCanaryPauseStep)
+	e.G.Expect(findCondition(ro, stepwisev1alpha1.ConditionPaused).Message).To(Equal("Paused at step 1 of 3 (1 of 10 pods on the new revision), waiting for promotion"))
+	e.G.Expect(ro.Status.Canary.CurrentStep).To(BeZero())
+	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 9, "app:v2": 1}) }).Should(Succeed())
+	e.G.Consistently(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 9, "app:v2": 1}) }).Should(Succeed())
+	_, done, err := status.View(e.get("web"))
+	e.G.Expect(done).To(BeFalse())
+	e.G.Expect(err).NotTo(HaveOccurred())
+
+	e.changeCanary("web", func(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error) {
+		return status.Promote(ro, false)
+	})
+	e.G.Eventually(func(g Gomega) {
+		ro := e.waitPaused("web", stepwisev1alpha1.ReasonCanaryPauseStep)
+		g.Expect(ro.Status.Canary.CurrentStep).To(Equal(int32(1)))
+		e.expectSizes(g, map[string]int32{"app:v1": 5, "app:v2": 5})
+	}).Should(Succeed())
+
+	e.changeCanary("web", func(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error) {
+		return status.Promote(ro, false)
+	})
+	ro = e.waitComplete("web")
+	e.G.Expect(findCondition(ro, stepwisev1alpha1.ConditionPaused)).To(BeNil())
+	e.G.Expect(ro.Status.Canary.CurrentStep).To(Equal(int32(3)))
+	e.expectNoViolations()
+}
+
+// A canary whose pods never become ready takes no traffic; abort scales it down and hands
+// every pod back to the stable revision, within the bounds; retry starts over.
+func TestAbortNeverReadyCanary(t *testing.T) {
+	e := newEnv(t)
+	ro := e.newRollout(10, quarter, quarter, "app:v1")
+	ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{{Replicas: intstr.FromInt32(3), Pause: &stepwisev1alpha1.CanaryPause{}}}
+	e.create(ro)
+	e.waitComplete("web")
+	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 13, MinAvailable: 8})
+
+	e.update("web", func(ro *stepwisev1alpha1.Rollout) {
+		ro.Spec.Template.Spec.Containers[0].Image = "app:bad"
+		ro.Spec.Template.Labels = map[string]string{"app": "web", "stepwise.dev/never-ready": "true"}
+	})
+	e.G.Eventually(func(g Gomega) int32 { return e.replicaSetOf(g, "app:bad").Status.Replicas }).Should(Equal(int32(3)))
+	e.changeCanary("web", status.Abort)
+	ro = e.waitPaused("web", stepwisev1alpha1.ReasonRolloutAborted)
+	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 10, "app:bad": 0}) }).Should(Succeed())
+	_, _, err := status.View(e.get("web"))
+	e.G.Expect(err).To(MatchError(ContainSubstring(`rollout "web" was aborted`)))
+	e.G.Expect(findCondition(e.get("web"), stepwisev1alpha1.ConditionComplete).Reason).To(Equal(stepwisev1alpha1.ReasonRolloutFailed))
+	e.G.Consistently(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 10, "app:bad": 0}) }).Should(Succeed())
+
+	e.changeCanary("web", status.Retry)
+	e.G.Eventually(func(g Gomega) int32 { return *e.replicaSetOf(g, "app:bad").Spec.Replicas }).Should(Equal(int32(3)))
+	e.G.Expect(findCondition(e.get("web"), stepwisev1alpha1.ConditionPaused)).To(BeNil())
+	e.expectNoViolations()
+}
+
+// A partition keeps that many pods on the old revision; lowering it to 0 finishes.
+func TestPartition(t *testing.T) {
+	e := newEnv(t)
+	ro := e.newRollout(10, quarter, quarter, "app:v1")
+	ro.Spec.Strategy.RollingUpdate.Partition = ptr.To(intstr.FromInt32(3))
+	e.create(ro)
+	e.waitComplete("web")
+	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 13, MinAvailable: 8})
+
+	e.setImage("web", "app:v2")
+	ro = e.waitPaused("web", stepwisev1alpha1.ReasonPartitionReached)
+	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 3, "app:v2": 7}) }).Should(Succeed())
+	e.G.Expect(findCondition(ro, stepwisev1alpha1.ConditionComplete).Status).To(Equal(metav1.ConditionFalse))
+
+	e.update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Strategy.RollingUpdate.Partition = nil })
+	e.waitComplete("web")
+	e.expectNoViolations()
+}
+
+// Pods with readiness gates count only once every gate is True: the rollout waits for
+// someone (here the test, as a load balancer controller would) to set them.
+func TestReadinessGatesHoldTheRollout(t *testing.T) {
+	const gate = "example.com/load-balancer-registered"
+	e := newEnv(t)
+	ro := e.newRollout(3, one, zero, "app:v1")
+	ro.Spec.Template.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: gate}}
+	e.create(ro)
+	openGates := func() {
+		pods := &corev1.PodList{}
+		e.G.Expect(k8s.List(e.Ctx, pods, client.InNamespace(e.NS))).To(Succeed())
+		for _, p := range pods.Items {
+			patch := []byte(`{"status":{"conditions":[{"type":"` + gate + `","status":"True"}]}}`)
+			e.G.Expect(client.IgnoreNotFound(k8s.Status().Patch(e.Ctx, &p, client.RawPatch(types.StrategicMergePatchType, patch)))).To(Succeed())
+		}
+	}
+	e.G.Eventually(func() int32 { return e.get("web").Status.Replicas }).Should(Equal(int32(3)))
+	e.G.Consistently(func() int32 { return e.get("web").Status.AvailableReplicas }).Should(BeZero(), "nobody set the gates yet")
+	openGates()
+	e.waitComplete("web")
+	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 4, MinAvailable: 3})
+
+	e.setImage("web", "app:v2")
+	e.G.Eventually(func(g Gomega) int32 { return e.replicaSetOf(g, "app:v2").Status.Replicas }).Should(Equal(int32(1)))
+	e.G.Consistently(func(g Gomega) {
+		e.expectSizes(g, map[string]int32{"app:v1": 3})
+		g.Expect(e.replicaSetOf(g, "app:v2").Status.ReadyReplicas).To(BeZero())
+	}).Should(Succeed(), "the new pod takes no traffic and no old pod goes until its gate is set")
+	e.G.Eventually(func(g Gomega) {
+		openGates()
+		ro := e.get("web")
+		g.Expect(ro.Status.UpdatedReplicas).To(Equal(int32(3)))
+		g.Expect(ro.Status.AvailableReplicas).To(Equal(int32(3)))
+		g.Expect(ro.Status.Replicas).To(Equal(int32(3)))
+	}).Should(Succeed())
+	e.waitComplete("web")
+	e.expectNoViolations()
+}
