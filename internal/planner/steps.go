@@ -7,7 +7,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
-	"github.com/stepwise-dev/stepwise/internal/revision"
 	"github.com/stepwise-dev/stepwise/internal/status"
 )
 
@@ -86,12 +85,10 @@ func (p *planning) planProgress() {
 // canaryState is the recorded state when it belongs to the current template, else a fresh
 // one at step 0.
 func (p *planning) canaryState() *stepwisev1alpha1.CanaryStatus {
-	ro := p.s.Rollout
-	hash := revision.ComputeHash(&ro.Spec.Template, ro.Status.CollisionCount)
-	if st := ro.Status.Canary; st != nil && st.PodTemplateHash == hash {
-		return st.DeepCopy()
+	if st := status.RecordedCanary(p.s.Rollout); st != nil {
+		return st
 	}
-	return &stepwisev1alpha1.CanaryStatus{PodTemplateHash: hash}
+	return &stepwisev1alpha1.CanaryStatus{PodTemplateHash: status.CurrentHash(p.s.Rollout)}
 }
 
 // reached reports whether the new revision runs target available pods and the old revisions

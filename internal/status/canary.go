@@ -49,7 +49,7 @@ func Abort(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error)
 		return nil, fmt.Errorf("rollout %q is complete: nothing to abort (use 'kubectl stepwise undo' to go back)", ro.Name)
 	}
 	if st == nil {
-		st = &stepwisev1alpha1.CanaryStatus{PodTemplateHash: currentHash(ro)}
+		st = &stepwisev1alpha1.CanaryStatus{PodTemplateHash: CurrentHash(ro)}
 	}
 	st.Aborted, st.PauseStartTime = true, nil
 	return st, nil
@@ -67,8 +67,7 @@ func Retry(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error)
 	return &stepwisev1alpha1.CanaryStatus{PodTemplateHash: st.PodTemplateHash}, nil
 }
 
-// currentCanary is a copy of the recorded canary state when it belongs to the current
-// template (nil when there is none), once the controller has observed the current generation.
+// currentCanary is RecordedCanary once the controller has observed the current generation.
 func currentCanary(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error) {
 	if ro.Spec.Strategy.Type == stepwisev1alpha1.RecreateRolloutStrategyType {
 		return nil, fmt.Errorf("rollout %q uses the Recreate strategy: canary steps, abort and retry need RollingUpdate", ro.Name)
@@ -76,12 +75,19 @@ func currentCanary(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus
 	if ro.Status.ObservedGeneration < ro.Generation {
 		return nil, fmt.Errorf("the controller has not observed generation %d of rollout %q yet; try again", ro.Generation, ro.Name)
 	}
-	if st := ro.Status.Canary; st != nil && st.PodTemplateHash == currentHash(ro) {
-		return st.DeepCopy(), nil
-	}
-	return nil, nil
+	return RecordedCanary(ro), nil
 }
 
-func currentHash(ro *stepwisev1alpha1.Rollout) string {
+// RecordedCanary is a copy of status.canary when it belongs to the current template, else
+// nil: state recorded for another template is void.
+func RecordedCanary(ro *stepwisev1alpha1.Rollout) *stepwisev1alpha1.CanaryStatus {
+	if st := ro.Status.Canary; st != nil && st.PodTemplateHash == CurrentHash(ro) {
+		return st.DeepCopy()
+	}
+	return nil
+}
+
+// CurrentHash is the pod-template-hash of the Rollout's current template.
+func CurrentHash(ro *stepwisev1alpha1.Rollout) string {
 	return revision.ComputeHash(&ro.Spec.Template, ro.Status.CollisionCount)
 }

@@ -15,7 +15,7 @@ func canaryRollout(step int32, aborted bool) *stepwisev1alpha1.Rollout {
 	ro.Spec.Strategy.RollingUpdate = &stepwisev1alpha1.RollingUpdateRollout{Steps: []stepwisev1alpha1.CanaryStep{
 		{Replicas: intstr.FromInt32(1), Pause: &stepwisev1alpha1.CanaryPause{}}, {Replicas: intstr.FromString("50%")}}}
 	ro.Status.ObservedGeneration = 2
-	ro.Status.Canary = &stepwisev1alpha1.CanaryStatus{PodTemplateHash: currentHash(ro), CurrentStep: step, Aborted: aborted}
+	ro.Status.Canary = &stepwisev1alpha1.CanaryStatus{PodTemplateHash: CurrentHash(ro), CurrentStep: step, Aborted: aborted}
 	return ro
 }
 
@@ -58,7 +58,7 @@ func TestPromoteAbortRetry(t *testing.T) {
 				return
 			}
 			g.Expect(err).NotTo(HaveOccurred())
-			tc.want.PodTemplateHash = currentHash(tc.ro)
+			tc.want.PodTemplateHash = CurrentHash(tc.ro)
 			g.Expect(got).To(Equal(tc.want))
 		})
 	}

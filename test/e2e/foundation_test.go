@@ -48,7 +48,7 @@ func TestSampleRolloutShowsPrinterColumns(t *testing.T) {
 	out := mustKubectl(t, "", "get", "rollouts", "-n", ns)
 	g.Expect(strings.Fields(strings.SplitN(out, "\n", 2)[0])).To(Equal([]string{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"}))
 	wide := mustKubectl(t, "", "get", "sro", "-n", ns, "-o", "wide")
-	g.Expect(strings.Fields(strings.SplitN(wide, "\n", 2)[0])).To(Equal([]string{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"}))
+	g.Expect(strings.Fields(strings.SplitN(wide, "\n", 2)[0])).To(Equal([]string{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR", "STEP"}))
 	g.Eventually(func() []string {
 		return tableRow(mustKubectl(t, "", "get", "sro", "-n", ns, "-o", "wide"), 4)
 	}).Should(Equal([]string{"hellok8s", "3/3", "3", "3", "hellok8s-container", "guangzhengli/hellok8s:v1", "app=hellok8s"}))

@@ -126,7 +126,7 @@ func TestAbortNeverReadyCanary(t *testing.T) {
 
 	e.changeCanary("web", status.Retry)
 	e.G.Eventually(func(g Gomega) int32 { return *e.replicaSetOf(g, "app:bad").Spec.Replicas }).Should(Equal(int32(3)))
-	e.G.Expect(findCondition(e.get("web"), stepwisev1alpha1.ConditionPaused)).To(BeNil())
+	e.G.Eventually(func() *metav1.Condition { return findCondition(e.get("web"), stepwisev1alpha1.ConditionPaused) }).Should(BeNil())
 	e.expectNoViolations()
 }
 
