@@ -62,6 +62,7 @@ func (e *testEnv) expectSizes(g Gomega, sizes map[string]int32) {
 // everyone. Never more than 13 pods, never fewer than 8 available, and nothing moves while
 // paused.
 func TestCanarySteps(t *testing.T) {
+	t.Parallel() // own namespace; mostly waiting on pods
 	e := newEnv(t)
 	ro := e.newRollout(10, quarter, quarter, "app:v1")
 	ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{
@@ -104,6 +105,7 @@ func TestCanarySteps(t *testing.T) {
 // A canary whose pods never become ready takes no traffic; abort scales it down and hands
 // every pod back to the stable revision, within the bounds; retry starts over.
 func TestAbortNeverReadyCanary(t *testing.T) {
+	t.Parallel() // own namespace; mostly waiting on pods
 	e := newEnv(t)
 	ro := e.newRollout(10, quarter, quarter, "app:v1")
 	ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{{Replicas: intstr.FromInt32(3), Pause: &stepwisev1alpha1.CanaryPause{}}}
@@ -111,10 +113,7 @@ func TestAbortNeverReadyCanary(t *testing.T) {
 	e.waitComplete("web")
 	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 13, MinAvailable: 8})
 
-	e.update("web", func(ro *stepwisev1alpha1.Rollout) {
-		ro.Spec.Template.Spec.Containers[0].Image = "app:bad"
-		ro.Spec.Template.Labels = map[string]string{"app": "web", "stepwise.dev/never-ready": "true"}
-	})
+	e.setNeverReadyImage("web", "app:bad")
 	e.G.Eventually(func(g Gomega) int32 { return e.replicaSetOf(g, "app:bad").Status.Replicas }).Should(Equal(int32(3)))
 	e.changeCanary("web", status.Abort)
 	ro = e.waitPaused("web", stepwisev1alpha1.ReasonRolloutAborted)
@@ -132,6 +131,7 @@ func TestAbortNeverReadyCanary(t *testing.T) {
 
 // A partition keeps that many pods on the old revision; lowering it to 0 finishes.
 func TestPartition(t *testing.T) {
+	t.Parallel() // own namespace; mostly waiting on pods
 	e := newEnv(t)
 	ro := e.newRollout(10, quarter, quarter, "app:v1")
 	ro.Spec.Strategy.RollingUpdate.Partition = ptr.To(intstr.FromInt32(3))
@@ -152,6 +152,7 @@ func TestPartition(t *testing.T) {
 // Pods with readiness gates count only once every gate is True: the rollout waits for
 // someone (here the test, as a load balancer controller would) to set them.
 func TestReadinessGatesHoldTheRollout(t *testing.T) {
+	t.Parallel() // own namespace; mostly waiting on pods
 	const gate = "example.com/load-balancer-registered"
 	e := newEnv(t)
 	ro := e.newRollout(3, one, zero, "app:v1")

@@ -70,10 +70,7 @@ func TestBadVersionStallsUntilFixed(t *testing.T) {
 	e.waitComplete("web")
 	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 4, MinAvailable: 2})
 
-	e.update("web", func(ro *stepwisev1alpha1.Rollout) {
-		ro.Spec.Template.Spec.Containers[0].Image = "app:bad"
-		ro.Spec.Template.Labels = map[string]string{"app": "web", "stepwise.dev/never-ready": "true"}
-	})
+	e.setNeverReadyImage("web", "app:bad")
 	e.G.Eventually(func(g Gomega) {
 		cond := findCondition(e.get("web"), stepwisev1alpha1.ConditionProgressing)
 		g.Expect(cond).NotTo(BeNil())

@@ -190,6 +190,15 @@ func (e *testEnv) setImage(name, image string) {
 	e.update(name, func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Template.Spec.Containers[0].Image = image })
 }
 
+// setNeverReadyImage changes the template to image with pods that never become ready, as a
+// version whose readiness probe fails.
+func (e *testEnv) setNeverReadyImage(name, image string) {
+	e.update(name, func(ro *stepwisev1alpha1.Rollout) {
+		ro.Spec.Template.Spec.Containers[0].Image = image
+		ro.Spec.Template.Labels = map[string]string{"app": "web", "stepwise.dev/never-ready": "true"}
+	})
+}
+
 // waitComplete waits until the Rollout's current generation is fully rolled out: every
 // desired pod runs the current template and is available, no old ReplicaSet has pods.
 func (e *testEnv) waitComplete(name string) *stepwisev1alpha1.Rollout {
