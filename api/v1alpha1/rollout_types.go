@@ -76,7 +76,27 @@ type RolloutSpec struct {
 	// +kubebuilder:default=600
 	// +kubebuilder:validation:Minimum=0
 	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
+
+	// What the controller does when the progress deadline passes: None (only the Progressing
+	// condition says so, as for a Deployment), Pause (sets spec.paused), or Rollback (aborts:
+	// the stable revision gets every pod back and the failed template is not tried again
+	// until it changes or `kubectl stepwise retry`). Empty means None.
+	// +optional
+	ProgressDeadlineAction ProgressDeadlineAction `json:"progressDeadlineAction,omitempty"`
 }
+
+// ProgressDeadlineAction names what happens when a rollout exceeds its progress deadline.
+// +kubebuilder:validation:Enum=None;Pause;Rollback
+type ProgressDeadlineAction string
+
+const (
+	// ProgressDeadlineActionNone only reports the failure (Progressing=False).
+	ProgressDeadlineActionNone ProgressDeadlineAction = "None"
+	// ProgressDeadlineActionPause sets spec.paused.
+	ProgressDeadlineActionPause ProgressDeadlineAction = "Pause"
+	// ProgressDeadlineActionRollback aborts the rollout: the stable revision holds every pod.
+	ProgressDeadlineActionRollback ProgressDeadlineAction = "Rollback"
+)
 
 // RolloutStrategy describes how to replace existing pods with new ones.
 // +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type != 'Recreate' || !has(self.rollingUpdate)",message="may not be specified when strategy type is 'Recreate'",fieldPath=".rollingUpdate",reason=FieldValueForbidden
@@ -186,6 +206,10 @@ type CanaryStatus struct {
 	// revision) holds every pod, until retry or a new template.
 	// +optional
 	Aborted bool `json:"aborted,omitempty"`
+
+	// Who or what aborted the rollout.
+	// +optional
+	AbortReason string `json:"abortReason,omitempty"`
 }
 
 // RolloutStatus is the observed state of a Rollout. Its counters mean what a DeploymentStatus's

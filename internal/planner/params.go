@@ -60,6 +60,11 @@ func Resolve(ro *stepwisev1alpha1.Rollout) (Params, error) {
 	if err := checkSelector(spec.Selector, spec.Template.Labels); err != nil {
 		return Params{}, err
 	}
+	switch spec.ProgressDeadlineAction {
+	case "", stepwisev1alpha1.ProgressDeadlineActionNone, stepwisev1alpha1.ProgressDeadlineActionPause, stepwisev1alpha1.ProgressDeadlineActionRollback:
+	default:
+		return Params{}, invalid("spec.progressDeadlineAction", "unsupported value %q: supported values are None, Pause and Rollback", spec.ProgressDeadlineAction)
+	}
 	switch p.Strategy {
 	case "", stepwisev1alpha1.RollingUpdateRolloutStrategyType:
 		p.Strategy = stepwisev1alpha1.RollingUpdateRolloutStrategyType

@@ -326,6 +326,7 @@ func TestInvalidSpecsNameTheField(t *testing.T) {
 			ro.Spec.MinReadySeconds, ro.Spec.ProgressDeadlineSeconds = 10, ptr.To[int32](10)
 		}, "spec.progressDeadlineSeconds"},
 		{"restartPolicy Never", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever }, "spec.template.spec.restartPolicy"},
+		{"unknown progressDeadlineAction", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.ProgressDeadlineAction = "Explode" }, "spec.progressDeadlineAction"},
 		{"partition over 100%", func(ro *stepwisev1alpha1.Rollout) {
 			ro.Spec.Strategy.RollingUpdate.Partition = ptr.To(intstr.FromString("150%"))
 		}, "spec.strategy.rollingUpdate.partition"},

@@ -30,7 +30,7 @@ func (p *planning) planProgress() {
 		p.target = 0
 		p.plan.Canary = state
 		p.plan.Hold = &status.Hold{Reason: stepwisev1alpha1.ReasonRolloutAborted,
-			Message: "Rollout aborted: the new revision is scaled down and the stable revision holds every pod; retry or change the template to go on"}
+			Message: fmt.Sprintf("Rollout aborted (%s): the new revision is scaled down and the stable revision holds every pod; retry or change the template to go on", state.AbortReason)}
 		return
 	case len(p.oldRSs) == 0 || params.Replicas == 0:
 		// The first revision (or no pods at all): there is nothing to step from or keep.

@@ -3,6 +3,8 @@ package status
 import (
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 	"github.com/stepwise-dev/stepwise/internal/revision"
 )
@@ -48,11 +50,27 @@ func Abort(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error)
 	if _, done, _ := View(ro); done {
 		return nil, fmt.Errorf("rollout %q is complete: nothing to abort (use 'kubectl stepwise undo' to go back)", ro.Name)
 	}
+	return aborted(ro, st, "aborted with kubectl stepwise abort"), nil
+}
+
+// aborted is st (or a fresh state for the current template) marked aborted for reason.
+func aborted(ro *stepwisev1alpha1.Rollout, st *stepwisev1alpha1.CanaryStatus, reason string) *stepwisev1alpha1.CanaryStatus {
 	if st == nil {
 		st = &stepwisev1alpha1.CanaryStatus{PodTemplateHash: CurrentHash(ro)}
 	}
-	st.Aborted, st.PauseStartTime = true, nil
-	return st, nil
+	st.Aborted, st.AbortReason, st.PauseStartTime = true, reason, nil
+	return st
+}
+
+// PauseOnDeadline reports whether the controller must set spec.paused: the rollout just
+// exceeded its progress deadline and its progressDeadlineAction is Pause.
+func PauseOnDeadline(ro *stepwisev1alpha1.Rollout, st *stepwisev1alpha1.RolloutStatus) bool {
+	return ro.Spec.ProgressDeadlineAction == stepwisev1alpha1.ProgressDeadlineActionPause && !ro.Spec.Paused && deadlineExceeded(st)
+}
+
+func deadlineExceeded(st *stepwisev1alpha1.RolloutStatus) bool {
+	cond := meta.FindStatusCondition(st.Conditions, stepwisev1alpha1.ConditionProgressing)
+	return cond != nil && cond.Reason == stepwisev1alpha1.ReasonProgressDeadlineExceeded
 }
 
 // Retry returns the canary state of an aborted rollout started over from its first step.

@@ -2,8 +2,11 @@ package status
 
 import (
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
@@ -39,9 +42,9 @@ func TestPromoteAbortRetry(t *testing.T) {
 			wantErr: "no canary state for its current template yet"},
 		{name: "promote without steps", ro: rollout(3), change: promote(false), wantErr: "has no canary steps"},
 		{name: "abort keeps the step", ro: canaryRollout(1, false), change: Abort,
-			want: &stepwisev1alpha1.CanaryStatus{CurrentStep: 1, Aborted: true}},
+			want: &stepwisev1alpha1.CanaryStatus{CurrentStep: 1, Aborted: true, AbortReason: "aborted with kubectl stepwise abort"}},
 		{name: "abort without steps records a state", ro: rolloutInProgress(), change: Abort,
-			want: &stepwisev1alpha1.CanaryStatus{Aborted: true}},
+			want: &stepwisev1alpha1.CanaryStatus{Aborted: true, AbortReason: "aborted with kubectl stepwise abort"}},
 		{name: "abort twice", ro: canaryRollout(1, true), change: Abort, wantErr: "already aborted"},
 		{name: "abort a complete rollout", ro: complete(rollout(3)), change: Abort, wantErr: "is complete: nothing to abort"},
 		{name: "abort a Recreate", ro: recreate(rolloutInProgress()), change: Abort, wantErr: "uses the Recreate strategy"},
@@ -92,4 +95,30 @@ func complete(ro *stepwisev1alpha1.Rollout) *stepwisev1alpha1.Rollout {
 func recreate(ro *stepwisev1alpha1.Rollout) *stepwisev1alpha1.Rollout {
 	ro.Spec.Strategy.Type = stepwisev1alpha1.RecreateRolloutStrategyType
 	return ro
+}
+
+// Past the progress deadline: Rollback aborts (the stable revision gets every pod back), Pause
+// asks the controller to set spec.paused, None (or nothing) only reports it.
+func TestProgressDeadlineActions(t *testing.T) {
+	for _, action := range []stepwisev1alpha1.ProgressDeadlineAction{"", stepwisev1alpha1.ProgressDeadlineActionNone,
+		stepwisev1alpha1.ProgressDeadlineActionPause, stepwisev1alpha1.ProgressDeadlineActionRollback} {
+		t.Run(string(action), func(t *testing.T) {
+			g := NewWithT(t)
+			ro := rollout(3)
+			ro.Spec.ProgressDeadlineAction = action
+			// Stuck: the same counters as the ReplicaSets below show.
+			ro.Status = stepwisev1alpha1.RolloutStatus{ObservedGeneration: 2, Replicas: 4, UpdatedReplicas: 1, ReadyReplicas: 3, AvailableReplicas: 3}
+			ro.Status.Conditions = []metav1.Condition{{Type: stepwisev1alpha1.ConditionProgressing, Status: metav1.ConditionTrue, Reason: stepwisev1alpha1.ReasonReplicaSetUpdated}}
+			ro.Status.LastProgressTime = &metav1.Time{Time: t0}
+			st := compute(ro, rs("new", 1, 1, 0), rs("old", 3, 3, 3), false, t0.Add(61*time.Second))
+			g.Expect(meta.FindStatusCondition(st.Conditions, stepwisev1alpha1.ConditionProgressing).Reason).To(Equal(stepwisev1alpha1.ReasonProgressDeadlineExceeded))
+			g.Expect(PauseOnDeadline(ro, &st)).To(Equal(action == stepwisev1alpha1.ProgressDeadlineActionPause))
+			if action != stepwisev1alpha1.ProgressDeadlineActionRollback {
+				g.Expect(st.Canary).To(BeNil())
+				return
+			}
+			g.Expect(st.Canary).To(Equal(&stepwisev1alpha1.CanaryStatus{PodTemplateHash: CurrentHash(ro), Aborted: true,
+				AbortReason: "the progress deadline passed (progressDeadlineAction: Rollback)"}))
+		})
+	}
 }

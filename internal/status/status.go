@@ -92,6 +92,10 @@ func Compute(in Input) stepwisev1alpha1.RolloutStatus {
 	if in.EvaluateProgress {
 		if paused == nil {
 			evaluateProgress(&c, ro, &previous, newRS, in.Replicas)
+			if ro.Spec.ProgressDeadlineAction == stepwisev1alpha1.ProgressDeadlineActionRollback && deadlineExceeded(st) {
+				// The next reconcile hands every pod back to the stable revision and holds.
+				st.Canary = aborted(ro, st.Canary, "the progress deadline passed (progressDeadlineAction: Rollback)")
+			}
 		}
 		copyReplicaFailure(&c, in.AllRSs, newRS)
 	}

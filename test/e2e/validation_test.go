@@ -17,6 +17,7 @@ spec:
   minReadySeconds: 5
   revisionHistoryLimit: 4
   progressDeadlineSeconds: 60
+  progressDeadlineAction: Rollback
   strategy:
     type: RollingUpdate
     rollingUpdate:
@@ -73,6 +74,7 @@ func TestBadManifestsAreRejectedAtAdmission(t *testing.T) {
 		{"maxUnavailable over 100%", "maxUnavailable: 1", "maxUnavailable: 101%", []string{"spec.strategy.rollingUpdate.maxUnavailable", "0% to 100%"}},
 		{"Recreate with rollingUpdate", "type: RollingUpdate", "type: Recreate", []string{"spec.strategy.rollingUpdate", "may not be specified when strategy type is 'Recreate'"}},
 		{"unknown strategy type", "type: RollingUpdate", "type: BlueGreen", []string{"spec.strategy.type", "Unsupported value", "RollingUpdate", "Recreate"}},
+		{"unknown progressDeadlineAction", "progressDeadlineAction: Rollback", "progressDeadlineAction: Explode", []string{"spec.progressDeadlineAction", "Unsupported value", "None", "Pause", "Rollback"}},
 		{"partition over 100%", "partition: 1", "partition: 150%", []string{"spec.strategy.rollingUpdate.partition", "0% to 100%"}},
 		{"negative partition", "partition: 1", "partition: -2", []string{"spec.strategy.rollingUpdate.partition", "non-negative"}},
 		{"negative step", "- replicas: 1", "- replicas: -1", []string{"spec.strategy.rollingUpdate.steps[0].replicas", "non-negative"}},

@@ -188,3 +188,56 @@ func TestReadinessGatesHoldTheRollout(t *testing.T) {
 	e.waitComplete("web")
 	e.expectNoViolations()
 }
+
+// progressDeadlineAction Rollback: a version that never becomes ready is aborted at the
+// deadline, every pod goes back to the stable revision, the failure stays (the template is
+// not tried again) until the template changes.
+func TestRollbackAfterTheProgressDeadline(t *testing.T) {
+	t.Parallel() // own namespace; mostly waiting on pods
+	e := newEnv(t)
+	ro := e.newRollout(4, one, one, "app:v1")
+	ro.Spec.ProgressDeadlineSeconds = ptr.To[int32](3)
+	ro.Spec.ProgressDeadlineAction = stepwisev1alpha1.ProgressDeadlineActionRollback
+	e.create(ro)
+	e.waitComplete("web")
+	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 5, MinAvailable: 3})
+
+	e.setNeverReadyImage("web", "app:bad")
+	ro = e.waitPaused("web", stepwisev1alpha1.ReasonRolloutAborted)
+	e.G.Expect(findCondition(ro, stepwisev1alpha1.ConditionPaused).Message).To(ContainSubstring("the progress deadline passed (progressDeadlineAction: Rollback)"))
+	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 4, "app:bad": 0}) }).Should(Succeed())
+	e.G.Expect(e.events()).To(ContainElement("Aborted: the progress deadline passed (progressDeadlineAction: Rollback)"))
+	e.G.Consistently(func(g Gomega) {
+		ro := e.get("web")
+		g.Expect(ro.Spec.Template.Spec.Containers[0].Image).To(Equal("app:bad"), "the spec is left as the user wrote it")
+		g.Expect(findCondition(ro, stepwisev1alpha1.ConditionComplete).Reason).To(Equal(stepwisev1alpha1.ReasonRolloutFailed))
+		e.expectSizes(g, map[string]int32{"app:v1": 4, "app:bad": 0})
+	}).Should(Succeed(), "the failed template is not tried again")
+
+	e.update("web", func(ro *stepwisev1alpha1.Rollout) {
+		ro.Spec.Template.Spec.Containers[0].Image = "app:v3"
+		ro.Spec.Template.Labels = map[string]string{"app": "web"}
+	})
+	e.waitComplete("web")
+	e.expectNoViolations()
+}
+
+// progressDeadlineAction Pause: the controller sets spec.paused at the deadline; the stalled
+// rollout keeps its old pods serving.
+func TestPauseAfterTheProgressDeadline(t *testing.T) {
+	t.Parallel() // own namespace; mostly waiting on pods
+	e := newEnv(t)
+	ro := e.newRollout(4, one, one, "app:v1")
+	ro.Spec.ProgressDeadlineSeconds = ptr.To[int32](3)
+	ro.Spec.ProgressDeadlineAction = stepwisev1alpha1.ProgressDeadlineActionPause
+	e.create(ro)
+	e.waitComplete("web")
+	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 5, MinAvailable: 3})
+
+	e.setNeverReadyImage("web", "app:bad")
+	e.G.Eventually(func() bool { return e.get("web").Spec.Paused }).Should(BeTrue())
+	e.waitPaused("web", stepwisev1alpha1.ReasonRolloutPaused)
+	e.G.Expect(e.events()).To(ContainElement("Paused: no progress for 3s (progressDeadlineAction: Pause)"))
+	e.G.Expect(e.replicaSetFor("app:v1").Status.AvailableReplicas).To(BeNumerically(">=", 3))
+	e.expectNoViolations()
+}

@@ -95,6 +95,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 		return ctrl.Result{}, err
 	}
 	ro.Status = status.Compute(plan.StatusInput(ro, created, now))
+	if ro.Status.Canary.GetAborted() && !before.Status.Canary.GetAborted() {
+		r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, stepwisev1alpha1.ReasonRolloutAborted, "Aborting", "Aborted: %s", ro.Status.Canary.AbortReason)
+	}
+	if status.PauseOnDeadline(ro, &ro.Status) {
+		if err := r.pauseOnDeadline(ctx, ro); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	synced = true
 	return ctrl.Result{RequeueAfter: earliest(plan.RequeueAfter, status.RequeueAfter(ro, &ro.Status, plan.AllRSs, plan.Params.Replicas, now))}, nil
 }
@@ -105,6 +113,21 @@ func earliest(a, b time.Duration) time.Duration {
 		return b
 	}
 	return a
+}
+
+// pauseOnDeadline sets spec.paused, as `kubectl stepwise pause` does, for a rollout that
+// exceeded its progress deadline with progressDeadlineAction Pause; resume goes on.
+func (r *Reconciler) pauseOnDeadline(ctx context.Context, ro *stepwisev1alpha1.Rollout) error {
+	ctrl.LoggerFrom(ctx).V(2).Info("Pausing Rollout: progress deadline exceeded")
+	updated := ro.DeepCopy()
+	updated.Spec.Paused = true
+	if err := r.Update(ctx, updated); err != nil {
+		return fmt.Errorf("pausing Rollout after its progress deadline: %w", err)
+	}
+	ro.ResourceVersion, ro.Spec.Paused = updated.ResourceVersion, true // the status patch follows this write
+	r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, stepwisev1alpha1.ReasonProgressDeadlineExceeded, "Pausing",
+		"Paused: no progress for %ds (progressDeadlineAction: Pause)", *ro.Spec.ProgressDeadlineSeconds)
+	return nil
 }
 
 // markInvalid records a spec the controller cannot act on; retrying will not help until the
