@@ -47,6 +47,9 @@ const (
 	ReasonRolloutPaused = "RolloutPaused"
 	// ReasonCanaryPauseStep: Paused=True at a canary step, until promoted or its duration ends.
 	ReasonCanaryPauseStep = "CanaryPauseStep"
+	// ReasonAwaitingPromotion: Paused=True, a BlueGreen rollout's new revision is fully
+	// available behind the preview Service, waiting for promotion.
+	ReasonAwaitingPromotion = "AwaitingPromotion"
 	// ReasonPartitionReached: Paused=True, every pod the partition allows runs the new revision.
 	ReasonPartitionReached = "PartitionReached"
 	// ReasonRolloutAborted: Paused=True, the new revision was aborted; the stable one holds.

@@ -7,7 +7,7 @@ import (
 )
 
 // RolloutStrategyType names how old pods are replaced by new ones.
-// +kubebuilder:validation:Enum=RollingUpdate;Recreate
+// +kubebuilder:validation:Enum=RollingUpdate;Recreate;BlueGreen
 type RolloutStrategyType string
 
 const (
@@ -16,6 +16,9 @@ const (
 	// RollingUpdateRolloutStrategyType replaces old pods with new ones gradually,
 	// bounded by maxSurge and maxUnavailable.
 	RollingUpdateRolloutStrategyType RolloutStrategyType = "RollingUpdate"
+	// BlueGreenRolloutStrategyType runs the new revision at full size beside the old one and
+	// switches a Service's selector from one to the other.
+	BlueGreenRolloutStrategyType RolloutStrategyType = "BlueGreen"
 )
 
 // DefaultMaxSurge and DefaultMaxUnavailable apply when rollingUpdate or one of its fields is
@@ -100,8 +103,10 @@ const (
 
 // RolloutStrategy describes how to replace existing pods with new ones.
 // +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type != 'Recreate' || !has(self.rollingUpdate)",message="may not be specified when strategy type is 'Recreate'",fieldPath=".rollingUpdate",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type != 'BlueGreen' || !has(self.rollingUpdate)",message="may not be specified when strategy type is 'BlueGreen'",fieldPath=".rollingUpdate",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="has(self.type) && self.type == 'BlueGreen' ? has(self.blueGreen) : !has(self.blueGreen)",message="must be specified exactly when strategy type is 'BlueGreen'",fieldPath=".blueGreen",reason=FieldValueRequired
 type RolloutStrategy struct {
-	// Type of rollout: "Recreate" or "RollingUpdate". Default is RollingUpdate.
+	// Type of rollout: "Recreate", "RollingUpdate" or "BlueGreen". Default is RollingUpdate.
 	// +optional
 	// +kubebuilder:default=RollingUpdate
 	Type RolloutStrategyType `json:"type,omitempty"`
@@ -110,6 +115,52 @@ type RolloutStrategy struct {
 	// RollingUpdate uses maxSurge 25% and maxUnavailable 25%.
 	// +optional
 	RollingUpdate *RollingUpdateRollout `json:"rollingUpdate,omitempty"`
+
+	// Blue-green parameters, present exactly when type is BlueGreen.
+	// +optional
+	BlueGreen *BlueGreenStrategy `json:"blueGreen,omitempty"`
+}
+
+// BlueGreenStrategy switches traffic between two full-size revisions by Service selectors.
+type BlueGreenStrategy struct {
+	// An existing Service in the Rollout's namespace whose selector the controller points at
+	// the active revision's pod-template-hash (keeping its other selector labels).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	ActiveService string `json:"activeService"`
+
+	// An existing Service the controller points at the new revision as soon as it exists, to
+	// try it before promotion.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	PreviewService string `json:"previewService,omitempty"`
+
+	// Promote by itself this many seconds after the new revision is fully available. Absent:
+	// wait for kubectl stepwise promote.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	AutoPromotionSeconds *int32 `json:"autoPromotionSeconds,omitempty"`
+
+	// How long the previous revision keeps its pods after the switch, so that an undo inside
+	// this window switches straight back. Defaults to 30.
+	// +optional
+	// +kubebuilder:default=30
+	// +kubebuilder:validation:Minimum=0
+	ScaleDownDelaySeconds *int32 `json:"scaleDownDelaySeconds,omitempty"`
+}
+
+// DefaultScaleDownDelaySeconds is a BlueGreen rollout's scaleDownDelaySeconds when absent.
+const DefaultScaleDownDelaySeconds = 30
+
+// BlueGreenStatus remembers the revision the active Service left, for the scale-down delay.
+type BlueGreenStatus struct {
+	// The pod-template-hash the active Service pointed at before the last switch.
+	// +optional
+	PreviousActiveHash string `json:"previousActiveHash,omitempty"`
+
+	// When the previous revision's pods go.
+	// +optional
+	ScaleDownAt *metav1.Time `json:"scaleDownAt,omitempty"`
 }
 
 // RollingUpdateRollout bounds a rolling update.
@@ -282,6 +333,10 @@ type RolloutStatus struct {
 	// steps or one that was aborted.
 	// +optional
 	Canary *CanaryStatus `json:"canary,omitempty"`
+
+	// The scale-down delay of a BlueGreen rollout.
+	// +optional
+	BlueGreen *BlueGreenStatus `json:"blueGreen,omitempty"`
 }
 
 // Rollout keeps a set of pods running one pod template, replacing them revision by revision

@@ -85,12 +85,24 @@ func Resolve(ro *stepwisev1alpha1.Rollout) (Params, error) {
 				return Params{}, err
 			}
 		}
-	case stepwisev1alpha1.RecreateRolloutStrategyType:
+	case stepwisev1alpha1.RecreateRolloutStrategyType, stepwisev1alpha1.BlueGreenRolloutStrategyType:
 		if spec.Strategy.RollingUpdate != nil {
-			return Params{}, invalid("spec.strategy.rollingUpdate", "may not be specified when strategy type is Recreate")
+			return Params{}, invalid("spec.strategy.rollingUpdate", "may not be specified when strategy type is %s", p.Strategy)
 		}
 	default:
-		return Params{}, invalid("spec.strategy.type", "unsupported value %q: supported values are RollingUpdate and Recreate", p.Strategy)
+		return Params{}, invalid("spec.strategy.type", "unsupported value %q: supported values are RollingUpdate, Recreate and BlueGreen", p.Strategy)
+	}
+	bg := spec.Strategy.BlueGreen
+	switch {
+	case (p.Strategy == stepwisev1alpha1.BlueGreenRolloutStrategyType) != (bg != nil):
+		return Params{}, invalid("spec.strategy.blueGreen", "must be specified exactly when strategy type is BlueGreen")
+	case bg == nil:
+	case bg.ActiveService == "":
+		return Params{}, invalid("spec.strategy.blueGreen.activeService", "a Service name is required")
+	case bg.ScaleDownDelaySeconds != nil && *bg.ScaleDownDelaySeconds < 0:
+		return Params{}, invalid("spec.strategy.blueGreen.scaleDownDelaySeconds", "must be greater than or equal to 0, got %d", *bg.ScaleDownDelaySeconds)
+	case bg.AutoPromotionSeconds != nil && *bg.AutoPromotionSeconds < 0:
+		return Params{}, invalid("spec.strategy.blueGreen.autoPromotionSeconds", "must be greater than or equal to 0, got %d", *bg.AutoPromotionSeconds)
 	}
 	return p, nil
 }

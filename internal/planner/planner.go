@@ -29,6 +29,9 @@ type Snapshot struct {
 	Old []*appsv1.ReplicaSet
 	// Now is the time of the reconcile; the planner never reads the clock.
 	Now time.Time
+	// ActiveHash and PreviewHash are the pod-template-hash a BlueGreen Rollout's active and
+	// preview Services select ("" when none).
+	ActiveHash, PreviewHash string
 }
 
 // All returns the old ReplicaSets and the new one, when there is one.
@@ -76,8 +79,12 @@ type Plan struct {
 	// Hold says why the rollout waits for a person (a canary pause, a partition, an abort),
 	// or is nil.
 	Hold *status.Hold
-	// RequeueAfter is when a timed canary pause ends (0: none).
+	// RequeueAfter is when a timed pause or a blue-green scale-down delay ends (0: none).
 	RequeueAfter time.Duration
+	// Services are the Service selectors a BlueGreen rollout switches, preview first.
+	Services []ServiceSwitch
+	// BlueGreen is the scale-down window to record.
+	BlueGreen *stepwisev1alpha1.BlueGreenStatus
 }
 
 // ScaleStep sets a ReplicaSet's replicas and records the Rollout's size on it.
@@ -104,7 +111,7 @@ func (p Plan) StatusInput(ro *stepwisev1alpha1.Rollout, created bool, now time.T
 	return status.Input{
 		Rollout: ro, Replicas: p.Params.Replicas, MaxUnavailable: p.Params.MaxUnavailable,
 		NewRS: p.NewRS, AllRSs: p.AllRSs, CreatedNewRS: created,
-		EvaluateProgress: p.Kind == KindRollout, Now: now, Canary: p.Canary, Hold: p.Hold,
+		EvaluateProgress: p.Kind == KindRollout, Now: now, Canary: p.Canary, Hold: p.Hold, BlueGreen: p.BlueGreen,
 	}
 }
 
@@ -118,12 +125,15 @@ func For(s Snapshot) (Plan, error) {
 	switch {
 	case s.Rollout.Spec.Paused:
 		p.sync()
+	case params.Strategy == stepwisev1alpha1.BlueGreenRolloutStrategyType:
+		p.blueGreen() // both revisions run at full size: a resize is just the next plan
 	case p.isScalingEvent():
 		p.sync()
 	case params.Strategy == stepwisev1alpha1.RecreateRolloutStrategyType:
-		p.plan.Canary = nil
+		p.plan.Canary, p.plan.BlueGreen = nil, nil
 		p.recreate()
 	default:
+		p.plan.BlueGreen = nil
 		p.rolling()
 	}
 	return p.result(), nil
@@ -145,7 +155,7 @@ type planning struct {
 
 func newPlanning(s Snapshot, params Params) *planning {
 	p := &planning{s: s, params: params, target: params.Replicas,
-		plan: Plan{Params: params, Canary: s.Rollout.Status.Canary.DeepCopy()}}
+		plan: Plan{Params: params, Canary: s.Rollout.Status.Canary.DeepCopy(), BlueGreen: s.Rollout.Status.BlueGreen.DeepCopy()}}
 	if s.New != nil {
 		p.newRS = s.New.DeepCopy()
 	}

@@ -326,6 +326,12 @@ func TestInvalidSpecsNameTheField(t *testing.T) {
 			ro.Spec.MinReadySeconds, ro.Spec.ProgressDeadlineSeconds = 10, ptr.To[int32](10)
 		}, "spec.progressDeadlineSeconds"},
 		{"restartPolicy Never", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever }, "spec.template.spec.restartPolicy"},
+		{"BlueGreen without blueGreen", func(ro *stepwisev1alpha1.Rollout) {
+			ro.Spec.Strategy = stepwisev1alpha1.RolloutStrategy{Type: stepwisev1alpha1.BlueGreenRolloutStrategyType}
+		}, "spec.strategy.blueGreen"},
+		{"BlueGreen without activeService", func(ro *stepwisev1alpha1.Rollout) {
+			ro.Spec.Strategy = stepwisev1alpha1.RolloutStrategy{Type: stepwisev1alpha1.BlueGreenRolloutStrategyType, BlueGreen: &stepwisev1alpha1.BlueGreenStrategy{PreviewService: "p"}}
+		}, "spec.strategy.blueGreen.activeService"},
 		{"unknown progressDeadlineAction", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.ProgressDeadlineAction = "Explode" }, "spec.progressDeadlineAction"},
 		{"partition over 100%", func(ro *stepwisev1alpha1.Rollout) {
 			ro.Spec.Strategy.RollingUpdate.Partition = ptr.To(intstr.FromString("150%"))

@@ -72,13 +72,14 @@ func (p *planning) growToward(rs *appsv1.ReplicaSet, growTo int32) bool {
 }
 
 // roomToGrow is how many of `wanted` more pods replicas + maxSurge leaves room for now; a
-// Recreate has no surge to respect (its old pods are gone first).
+// Recreate (its old pods are gone first) and a BlueGreen (two full-size revisions by design)
+// have no surge to respect.
 //
 //	replicas 3, maxSurge 1, pods 3 old + 0 new → room for 1 (4 in all)
 //	replicas 10, maxSurge 3, pods 10 old + 3 new → no room
 func (p *planning) roomToGrow(wanted int32) int32 {
-	if p.params.Strategy == stepwisev1alpha1.RecreateRolloutStrategyType {
-		return wanted
+	if p.params.Strategy != stepwisev1alpha1.RollingUpdateRolloutStrategyType {
+		return wanted // Recreate and BlueGreen have no surge to respect
 	}
 	return max(0, min(p.params.Replicas+p.params.MaxSurge-p.totalReplicas(), wanted))
 }

@@ -34,10 +34,14 @@ type sim struct {
 	syncChance float64
 	neverReady map[string]bool // images whose pods never become ready
 	log        []string
+	selectors  map[string]string // Service name → the pod-template-hash it selects
 }
 
 func (s *sim) snapshot() Snapshot {
 	snap := Snapshot{Rollout: s.ro.DeepCopy(), Now: epoch.Add(time.Duration(s.tick) * time.Second)}
+	if bg := s.ro.Spec.Strategy.BlueGreen; bg != nil {
+		snap.ActiveHash, snap.PreviewHash = s.selectors[bg.ActiveService], s.selectors[bg.PreviewService]
+	}
 	for _, rs := range s.rss {
 		if snap.New == nil && revision.EqualIgnoreHash(&s.ro.Spec.Template, &rs.Spec.Template) {
 			snap.New = rs.DeepCopy()
@@ -73,6 +77,13 @@ func (s *sim) reconcile(t *testing.T) Plan {
 	if plan.UpdateNew != nil {
 		rs := s.find(plan.UpdateNew.Name)
 		rs.Annotations = plan.UpdateNew.Annotations
+	}
+	for _, sw := range plan.Services {
+		if s.selectors == nil {
+			s.selectors = map[string]string{}
+		}
+		s.selectors[sw.Service] = sw.To
+		s.log = append(s.log, fmt.Sprintf("t%d service %s → %s", s.tick, sw.Service, sw.To))
 	}
 	for _, d := range plan.Delete {
 		s.rss = slices.DeleteFunc(s.rss, func(rs *appsv1.ReplicaSet) bool { return rs.Name == d.Name })
@@ -288,7 +299,8 @@ func checkPlanKeepsBounds(t *testing.T, before Snapshot, plan Plan, fail func(st
 	for _, s := range plan.Scale {
 		scaledUp = scaledUp || s.To > s.From
 	}
-	if plan.Kind == KindRollout && scaledUp && after > params.Replicas+params.MaxSurge {
+	bounded := params.Strategy != stepwisev1alpha1.BlueGreenRolloutStrategyType // two full revisions by design
+	if plan.Kind == KindRollout && bounded && scaledUp && after > params.Replicas+params.MaxSurge {
 		fail("plan scales up to %d > %d + %d", after, params.Replicas, params.MaxSurge)
 	}
 	if plan.Kind == KindRollout && params.Strategy == stepwisev1alpha1.RollingUpdateRolloutStrategyType {

@@ -46,6 +46,9 @@ func newProgressiveSim(t *testing.T, ro *stepwisev1alpha1.Rollout, seed uint64, 
 // plan's target (the current canary step or the partition).
 func (ps *progressiveSim) tick() Plan {
 	ps.t.Helper()
+	if ps.ro.Spec.Strategy.Type == stepwisev1alpha1.BlueGreenRolloutStrategyType {
+		return ps.blueGreenTick()
+	}
 	plan := ps.checkedTick(ps.t, ps.fail, true, true)
 	if c := plan.CreateNew; c != nil && *c.Spec.Replicas > plan.Target {
 		ps.fail("created the new ReplicaSet with %d > target %d", *c.Spec.Replicas, plan.Target)

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -68,7 +69,11 @@ func (o *Options) runGet(ctx context.Context, name string, watchChanges bool) er
 		if err := c.List(ctx, pods, client.InNamespace(ns)); err != nil {
 			return "", err
 		}
-		return renderTree(ro, rss, pods.Items), nil
+		selected, err := selectedHashes(ctx, c, ro)
+		if err != nil {
+			return "", err
+		}
+		return renderTree(ro, rss, pods.Items, selected), nil
 	}
 	tree, err := draw()
 	if err != nil {
@@ -121,15 +126,41 @@ func (o *Options) watchChanges(ctx context.Context, c client.WithWatch, list cli
 	}
 }
 
-// renderTree draws a Rollout, its ReplicaSets newest revision first, and their pods.
-func renderTree(ro *stepwisev1alpha1.Rollout, rss []*appsv1.ReplicaSet, pods []corev1.Pod) string {
+// selectedHashes reads which pod-template-hash each Service of a BlueGreen Rollout selects
+// ("missing" for a Service that does not exist).
+func selectedHashes(ctx context.Context, c client.Client, ro *stepwisev1alpha1.Rollout) (map[string]string, error) {
+	bg := ro.Spec.Strategy.BlueGreen
+	if bg == nil {
+		return nil, nil
+	}
+	selected := map[string]string{}
+	for _, name := range []string{bg.ActiveService, bg.PreviewService} {
+		if name == "" {
+			continue
+		}
+		svc := &corev1.Service{}
+		switch err := c.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: name}, svc); {
+		case apierrors.IsNotFound(err):
+			selected[name] = "missing"
+		case err != nil:
+			return nil, err
+		default:
+			selected[name] = orDash(svc.Spec.Selector[stepwisev1alpha1.PodTemplateHashLabel])
+		}
+	}
+	return selected, nil
+}
+
+// renderTree draws a Rollout, its ReplicaSets newest revision first, and their pods; selected
+// maps a BlueGreen Rollout's Services to the pod-template-hash they select.
+func renderTree(ro *stepwisev1alpha1.Rollout, rss []*appsv1.ReplicaSet, pods []corev1.Pod, selected map[string]string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Rollout %s  ready %s  revision %d", ro.Name, orDash(ro.Status.Ready), ro.Status.CurrentRevision)
 	if s := summary(ro); s != "" {
 		b.WriteString("  " + s)
 	}
 	b.WriteString("\n")
-	for _, line := range progressLines(ro) {
+	for _, line := range progressLines(ro, selected) {
 		b.WriteString("   " + line + "\n")
 	}
 	ordered := slices.Clone(rss)
@@ -153,10 +184,17 @@ func renderTree(ro *stepwisev1alpha1.Rollout, rss []*appsv1.ReplicaSet, pods []c
 	return b.String()
 }
 
-// progressLines show the canary steps (the current one marked ▶), the partition, and why the
-// rollout is paused.
-func progressLines(ro *stepwisev1alpha1.Rollout) []string {
+// progressLines show the canary steps (the current one marked ▶), the partition, the
+// blue-green Services with the pod-template-hash they select, and why the rollout is paused.
+func progressLines(ro *stepwisev1alpha1.Rollout, selected map[string]string) []string {
 	var lines []string
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		line := fmt.Sprintf("Services: active %s → %s", bg.ActiveService, selected[bg.ActiveService])
+		if bg.PreviewService != "" {
+			line += fmt.Sprintf(" │ preview %s → %s", bg.PreviewService, selected[bg.PreviewService])
+		}
+		lines = append(lines, line)
+	}
 	ru := ro.Spec.Strategy.RollingUpdate
 	if steps := ru.GetSteps(); len(steps) > 0 {
 		current := -1

@@ -37,7 +37,7 @@ func TestRenderTree(t *testing.T) {
 		}
 		return p
 	}
-	tree := renderTree(ro, []*appsv1.ReplicaSet{v1, v2}, []corev1.Pod{pod("b-2", v2, false, false), pod("b-1", v2, true, false), pod("a-1", v1, true, true)})
+	tree := renderTree(ro, []*appsv1.ReplicaSet{v1, v2}, []corev1.Pod{pod("b-2", v2, false, false), pod("b-1", v2, true, false), pod("a-1", v1, true, true)}, nil)
 	g.Expect(tree).To(Equal(`Rollout hellok8s  ready 2/3  revision 2
 ├── ReplicaSet hellok8s-b  revision 2  v2  desired 2  ready 0/0
 │   ├── Pod b-1  Running  Ready
@@ -71,10 +71,14 @@ func TestProgressLinesShowStepsPartitionAndPause(t *testing.T) {
 		Status: stepwisev1alpha1.RolloutStatus{Canary: &stepwisev1alpha1.CanaryStatus{CurrentStep: 1},
 			Conditions: []metav1.Condition{{Type: stepwisev1alpha1.ConditionPaused, Status: metav1.ConditionTrue,
 				Reason: stepwisev1alpha1.ReasonCanaryPauseStep, Message: "Paused at step 2 of 3"}}}}
-	g.Expect(progressLines(ro)).To(Equal([]string{
+	g.Expect(progressLines(ro, nil)).To(Equal([]string{
 		"Steps: 1: 1 pause │ ▶ 2: 50% pause 30s │ 3: 100%",
 		"Partition: 20%",
 		"Paused (CanaryPauseStep): Paused at step 2 of 3",
 	}))
-	g.Expect(progressLines(&stepwisev1alpha1.Rollout{})).To(BeEmpty())
+	g.Expect(progressLines(&stepwisev1alpha1.Rollout{}, nil)).To(BeEmpty())
+
+	bg := &stepwisev1alpha1.Rollout{Spec: stepwisev1alpha1.RolloutSpec{Strategy: stepwisev1alpha1.RolloutStrategy{
+		Type: stepwisev1alpha1.BlueGreenRolloutStrategyType, BlueGreen: &stepwisev1alpha1.BlueGreenStrategy{ActiveService: "web", PreviewService: "web-next"}}}}
+	g.Expect(progressLines(bg, map[string]string{"web": "5d9f", "web-next": "missing"})).To(Equal([]string{"Services: active web → 5d9f │ preview web-next → missing"}))
 }

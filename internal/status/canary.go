@@ -12,9 +12,12 @@ import (
 // Promote returns the canary state after a promotion: the rollout goes on to the next step
 // (a pause at the current one is over), or with full past every step. It refuses when the
 // controller has not seen the current template yet, when the rollout was aborted, or when no
-// step is left.
+// step is left. A BlueGreen rollout has one step: the switch of its active Service.
 func Promote(ro *stepwisev1alpha1.Rollout, full bool) (*stepwisev1alpha1.CanaryStatus, error) {
 	steps := int32(len(ro.Spec.Strategy.RollingUpdate.GetSteps()))
+	if ro.Spec.Strategy.Type == stepwisev1alpha1.BlueGreenRolloutStrategyType {
+		steps = 1 // one pause: before the active Service switches
+	}
 	if steps == 0 {
 		return nil, fmt.Errorf("rollout %q has no canary steps to promote (a partition is lowered by editing spec.strategy.rollingUpdate.partition)", ro.Name)
 	}
@@ -46,6 +49,9 @@ func Abort(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error)
 		return nil, err
 	case st != nil && st.Aborted:
 		return nil, fmt.Errorf("rollout %q is already aborted", ro.Name)
+	}
+	if ro.Spec.Strategy.Type == stepwisev1alpha1.BlueGreenRolloutStrategyType {
+		return nil, fmt.Errorf("rollout %q is BlueGreen: the active Service only switches on promotion, and 'kubectl stepwise undo' inside scaleDownDelaySeconds switches it back", ro.Name)
 	}
 	if _, done, _ := View(ro); done {
 		return nil, fmt.Errorf("rollout %q is complete: nothing to abort (use 'kubectl stepwise undo' to go back)", ro.Name)

@@ -36,6 +36,8 @@ type Input struct {
 	Canary *stepwisev1alpha1.CanaryStatus
 	// Hold is why the rollout waits for a person, or nil.
 	Hold *Hold
+	// BlueGreen is the blue-green scale-down window to record.
+	BlueGreen *stepwisev1alpha1.BlueGreenStatus
 }
 
 // Hold is why a rollout waits for a person: a canary pause, a partition reached, an abort.
@@ -56,7 +58,7 @@ func Compute(in Input) stepwisev1alpha1.RolloutStatus {
 	meta.RemoveStatusCondition(&st.Conditions, stepwisev1alpha1.ConditionInvalidSpec)
 	c := conditions{st: st, generation: ro.Generation, now: now}
 
-	st.Canary = in.Canary.DeepCopy()
+	st.Canary, st.BlueGreen = in.Canary.DeepCopy(), in.BlueGreen.DeepCopy()
 	paused := setPaused(st, ro, in.Hold, now)
 	// The conditions Deployment sets before it syncs: pause/resume, and the new ReplicaSet.
 	if hasProgressDeadline(ro) {

@@ -45,6 +45,18 @@ spec:
         image: nginx:1.27
 `
 
+// rollingStrategy is validRollout's strategy below its "strategy:" line.
+const rollingStrategy = `    type: RollingUpdate
+    rollingUpdate:
+      maxSurge: 25%
+      maxUnavailable: 1
+      partition: 1
+      steps:
+      - replicas: 1
+        pause: {durationSeconds: 30}
+      - replicas: 50%
+`
+
 // TestBadManifestsAreRejectedAtAdmission applies each bad manifest to the API server: it is
 // rejected with a message naming the field; the good manifest it came from is accepted.
 func TestBadManifestsAreRejectedAtAdmission(t *testing.T) {
@@ -73,7 +85,11 @@ func TestBadManifestsAreRejectedAtAdmission(t *testing.T) {
 		{"negative integer", "maxUnavailable: 1", "maxUnavailable: -1", []string{"spec.strategy.rollingUpdate.maxUnavailable", "non-negative"}},
 		{"maxUnavailable over 100%", "maxUnavailable: 1", "maxUnavailable: 101%", []string{"spec.strategy.rollingUpdate.maxUnavailable", "0% to 100%"}},
 		{"Recreate with rollingUpdate", "type: RollingUpdate", "type: Recreate", []string{"spec.strategy.rollingUpdate", "may not be specified when strategy type is 'Recreate'"}},
-		{"unknown strategy type", "type: RollingUpdate", "type: BlueGreen", []string{"spec.strategy.type", "Unsupported value", "RollingUpdate", "Recreate"}},
+		{"unknown strategy type", "type: RollingUpdate", "type: Canary", []string{"spec.strategy.type", "Unsupported value", "RollingUpdate", "Recreate", "BlueGreen"}},
+		{"BlueGreen with rollingUpdate", "type: RollingUpdate", "type: BlueGreen", []string{"spec.strategy.rollingUpdate", "may not be specified when strategy type is 'BlueGreen'"}},
+		{"blueGreen with RollingUpdate", "    type: RollingUpdate\n", "    type: RollingUpdate\n    blueGreen: {activeService: web}\n", []string{"spec.strategy.blueGreen", "must be specified exactly when strategy type is 'BlueGreen'"}},
+		{"BlueGreen without activeService", rollingStrategy, "    type: BlueGreen\n    blueGreen: {previewService: web-next}\n", []string{"spec.strategy.blueGreen.activeService", "Required value"}},
+		{"negative scaleDownDelaySeconds", rollingStrategy, "    type: BlueGreen\n    blueGreen: {activeService: web, scaleDownDelaySeconds: -1}\n", []string{"spec.strategy.blueGreen.scaleDownDelaySeconds", "greater than or equal to 0"}},
 		{"unknown progressDeadlineAction", "progressDeadlineAction: Rollback", "progressDeadlineAction: Explode", []string{"spec.progressDeadlineAction", "Unsupported value", "None", "Pause", "Rollback"}},
 		{"partition over 100%", "partition: 1", "partition: 150%", []string{"spec.strategy.rollingUpdate.partition", "0% to 100%"}},
 		{"negative partition", "partition: 1", "partition: -2", []string{"spec.strategy.rollingUpdate.partition", "non-negative"}},

@@ -61,6 +61,11 @@ func (r *Reconciler) apply(ctx context.Context, ro *stepwisev1alpha1.Rollout, sn
 		}
 		live[step.ReplicaSet] = scaled
 	}
+	for _, sw := range plan.Services {
+		if err := r.switchService(ctx, ro, sw); err != nil {
+			return created, err
+		}
+	}
 	for _, rs := range plan.Delete {
 		log.V(2).Info("Deleting old ReplicaSet beyond revisionHistoryLimit", "ReplicaSet", klog.KObj(rs), "revision", revision.Of(rs))
 		err := r.Delete(ctx, rs, client.Preconditions{UID: &rs.UID, ResourceVersion: &rs.ResourceVersion})
@@ -90,6 +95,28 @@ func (r *Reconciler) scale(ctx context.Context, ro *stepwisev1alpha1.Rollout, ba
 			"Scaled %s replica set %s to %d", step.Direction(), scaled.Name, step.To)
 	}
 	return scaled, nil
+}
+
+// switchService points a Service's selector at a revision's pod-template-hash, keeping its
+// other selector labels, and records an event.
+func (r *Reconciler) switchService(ctx context.Context, ro *stepwisev1alpha1.Rollout, sw planner.ServiceSwitch) error {
+	key := client.ObjectKey{Namespace: ro.Namespace, Name: sw.Service}
+	ctrl.LoggerFrom(ctx).V(2).Info("Switching Service", "Service", key, "from", sw.From, "to", sw.To)
+	svc := &corev1.Service{}
+	if err := r.Get(ctx, key, svc); err != nil {
+		return fmt.Errorf("reading Service %s: %w", key, err)
+	}
+	switched := svc.DeepCopy()
+	if switched.Spec.Selector == nil {
+		switched.Spec.Selector = map[string]string{}
+	}
+	switched.Spec.Selector[stepwisev1alpha1.PodTemplateHashLabel] = sw.To
+	if err := r.Patch(ctx, switched, client.MergeFromWithOptions(svc, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("switching Service %s to %s: %w", key, sw.To, err)
+	}
+	r.Recorder.Eventf(ro, switched, corev1.EventTypeNormal, "SwitchedService", "Switching",
+		"Switched service %s to pod-template-hash %s", sw.Service, sw.To)
+	return nil
 }
 
 // createNewReplicaSet creates the ReplicaSet of the current template. Its name derives from the

@@ -241,3 +241,56 @@ func TestPauseAfterTheProgressDeadline(t *testing.T) {
 	e.G.Expect(e.replicaSetFor("app:v1").Status.AvailableReplicas).To(BeNumerically(">=", 3))
 	e.expectNoViolations()
 }
+
+// Blue-green on the cluster: v2 comes up at full size behind the preview Service while the
+// active Service keeps selecting v1; promotion switches the active Service; an undo inside
+// the scale-down window switches it straight back to v1, whose pods never went away.
+func TestBlueGreen(t *testing.T) {
+	t.Parallel() // own namespace; mostly waiting on pods
+	e := newEnv(t)
+	for _, name := range []string{"web-active", "web-preview"} {
+		e.create(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.NS},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80}}}})
+	}
+	ro := e.newRollout(3, one, one, "app:v1")
+	ro.Spec.Strategy = stepwisev1alpha1.RolloutStrategy{Type: stepwisev1alpha1.BlueGreenRolloutStrategyType,
+		BlueGreen: &stepwisev1alpha1.BlueGreenStrategy{ActiveService: "web-active", PreviewService: "web-preview", ScaleDownDelaySeconds: ptr.To[int32](5)}}
+	e.create(ro)
+	e.waitComplete("web")
+	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 6, MinAvailable: 3})
+	hash := func(g Gomega, image string) string {
+		return e.replicaSetOf(g, image).Labels[stepwisev1alpha1.PodTemplateHashLabel]
+	}
+	expectSelectors := func(g Gomega, active, preview string) {
+		for name, image := range map[string]string{"web-active": active, "web-preview": preview} {
+			svc := &corev1.Service{}
+			g.Expect(k8s.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: name}, svc)).To(Succeed())
+			g.Expect(svc.Spec.Selector).To(Equal(map[string]string{"app": "web", stepwisev1alpha1.PodTemplateHashLabel: hash(g, image)}), "selector of %s", name)
+		}
+	}
+	e.G.Eventually(func(g Gomega) { expectSelectors(g, "app:v1", "app:v1") }).Should(Succeed())
+
+	e.setImage("web", "app:v2")
+	e.waitPaused("web", stepwisev1alpha1.ReasonAwaitingPromotion)
+	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 3, "app:v2": 3}) }).Should(Succeed())
+	e.G.Consistently(func(g Gomega) { expectSelectors(g, "app:v1", "app:v2") }).Should(Succeed(), "the active Service waits for promotion")
+
+	e.changeCanary("web", func(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error) {
+		return status.Promote(ro, false)
+	})
+	e.G.Eventually(func(g Gomega) { expectSelectors(g, "app:v2", "app:v2") }).Should(Succeed())
+	e.G.Expect(*e.replicaSetFor("app:v1").Spec.Replicas).To(Equal(int32(3)), "v1 stays up for the scale-down delay")
+
+	e.setImage("web", "app:v1") // undo inside the window
+	e.G.Eventually(func(g Gomega) { expectSelectors(g, "app:v1", "app:v1") }).Should(Succeed())
+	ro = e.waitComplete("web")
+	e.G.Expect(ro.Status.CurrentRevision).To(Equal(int64(3)))
+	e.G.Expect(*e.replicaSetFor("app:v2").Spec.Replicas).To(BeZero())
+	for _, st := range e.Obs.States() {
+		for _, rs := range st.ReplicaSets {
+			e.G.Expect(rs.Image != "app:v1" || rs.Desired == 3).To(BeTrue(), "v1 was never scaled down: %s", st)
+		}
+	}
+	e.G.Expect(e.events()).To(ContainElement("Switched service web-active to pod-template-hash " + hash(e.G, "app:v2")))
+	e.expectNoViolations()
+}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -50,6 +49,7 @@ func NewReconciler(mgr ctrl.Manager) *Reconciler {
 // +kubebuilder:rbac:groups=stepwise.dev,resources=rollouts/status,verbs=patch
 // +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=services,verbs=list;watch;patch
 
 // Reconcile brings a Rollout's ReplicaSets one step closer to its spec and records its status.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
@@ -104,15 +104,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 		}
 	}
 	synced = true
-	return ctrl.Result{RequeueAfter: earliest(plan.RequeueAfter, status.RequeueAfter(ro, &ro.Status, plan.AllRSs, plan.Params.Replicas, now))}, nil
-}
-
-// earliest is the sooner of two requeue delays, where 0 means none.
-func earliest(a, b time.Duration) time.Duration {
-	if a == 0 || (b != 0 && b < a) {
-		return b
-	}
-	return a
+	return ctrl.Result{RequeueAfter: planner.Earliest(plan.RequeueAfter, status.RequeueAfter(ro, &ro.Status, plan.AllRSs, plan.Params.Replicas, now))}, nil
 }
 
 // pauseOnDeadline sets spec.paused, as `kubectl stepwise pause` does, for a rollout that

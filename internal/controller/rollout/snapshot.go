@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/klog/v2"
@@ -56,7 +57,30 @@ func (r *Reconciler) snapshot(ctx context.Context, ro *stepwisev1alpha1.Rollout)
 			owned = append(owned, adopted)
 		}
 	}
-	return splitNewAndOld(ro, owned), nil
+	snap := splitNewAndOld(ro, owned)
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		var err error
+		if snap.ActiveHash, err = r.selectedHash(ctx, ro.Namespace, bg.ActiveService); err != nil {
+			return planner.Snapshot{}, err
+		}
+		if snap.PreviewHash, err = r.selectedHash(ctx, ro.Namespace, bg.PreviewService); err != nil {
+			return planner.Snapshot{}, err
+		}
+	}
+	return snap, nil
+}
+
+// selectedHash is the pod-template-hash a Service selects ("" when it selects none, or for
+// no Service name).
+func (r *Reconciler) selectedHash(ctx context.Context, namespace, name string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	svc := &corev1.Service{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, svc); err != nil {
+		return "", fmt.Errorf("reading Service %s/%s of the blue-green strategy: %w", namespace, name, err)
+	}
+	return svc.Spec.Selector[stepwisev1alpha1.PodTemplateHashLabel], nil
 }
 
 // splitNewAndOld finds the new ReplicaSet by template equality (never by the hash label alone):

@@ -1,0 +1,116 @@
+package planner
+
+import (
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/revision"
+	"github.com/stepwise-dev/stepwise/internal/status"
+)
+
+// blueGreen plans one step of a BlueGreen rollout: the new revision runs at full size beside
+// the active one, the preview Service points at it, and once it is fully available and
+// promoted (by kubectl stepwise promote, by autoPromotionSeconds, or at once when it was the
+// active revision inside the scale-down window: an undo) the active Service switches to it.
+// The revision the active Service left keeps its pods for scaleDownDelaySeconds; every other
+// old revision serves nothing and is scaled down. status.canary.currentStep is 1 once promoted.
+//
+//	replicas 3, v1 active: v2 created at 3, preview → v2; v2 3/3 available → paused;
+//	promote → active → v2, v1 kept until scaleDownAt, then v1 → 0
+func (p *planning) blueGreen() {
+	p.plan.Kind = KindRollout
+	bg, replicas, now := p.s.Rollout.Spec.Strategy.BlueGreen, p.params.Replicas, p.s.Now
+	state := p.canaryState()
+	p.plan.Canary = state
+	p.plan.BlueGreen = p.s.Rollout.Status.BlueGreen.DeepCopy()
+	if p.plan.BlueGreen == nil {
+		p.plan.BlueGreen = &stepwisev1alpha1.BlueGreenStatus{}
+	}
+	window := p.plan.BlueGreen
+
+	p.syncNewReplicaSet(true)
+	newHash := p.newRS.Labels[stepwisev1alpha1.PodTemplateHashLabel]
+	p.scale(p.newRS, replicas, true, "blue-green: the new revision runs at full size beside the active one")
+	p.pointService(bg.PreviewService, p.s.PreviewHash, newHash)
+
+	active := p.s.ActiveHash
+	switch {
+	case active == newHash:
+	case !p.hasOldPods():
+		active = newHash // the first revision: nothing else serves
+	case availableOf(p.newRS) < replicas:
+		// Not ready to take traffic yet: the progress deadline applies.
+	case state.CurrentStep >= 1 || (newHash == window.PreviousActiveHash && window.ScaleDownAt != nil && now.Before(window.ScaleDownAt.Time)):
+		active = newHash // promoted, or an undo inside the scale-down window
+	default:
+		if state.PauseStartTime == nil {
+			state.PauseStartTime = &metav1.Time{Time: now}
+		}
+		message := fmt.Sprintf("Revision %d is fully available behind the preview Service %q; waiting for promotion to the active Service %q",
+			revision.Of(p.newRS), bg.PreviewService, bg.ActiveService)
+		if d := bg.AutoPromotionSeconds; d != nil {
+			end := state.PauseStartTime.Add(time.Duration(*d) * time.Second)
+			if !now.Before(end) {
+				active = newHash
+				break
+			}
+			p.plan.RequeueAfter = end.Sub(now)
+			message += fmt.Sprintf(" (promoting by itself after %ds)", *d)
+		}
+		p.plan.Hold = &status.Hold{Reason: stepwisev1alpha1.ReasonAwaitingPromotion, Message: message}
+	}
+	if active == newHash && p.s.ActiveHash != newHash {
+		p.pointService(bg.ActiveService, p.s.ActiveHash, newHash)
+		state.CurrentStep, state.PauseStartTime = 1, nil
+		if p.s.ActiveHash != "" {
+			delay := time.Duration(ptr.Deref(bg.ScaleDownDelaySeconds, stepwisev1alpha1.DefaultScaleDownDelaySeconds)) * time.Second
+			window.PreviousActiveHash, window.ScaleDownAt = p.s.ActiveHash, &metav1.Time{Time: now.Add(delay)}
+		}
+	}
+	p.scaleDownInactive(active, window)
+}
+
+// scaleDownInactive keeps the active revision (before a switch, the stable one) and the one the
+// active Service just left at full size, the latter until its scale-down time, and scales every
+// other old revision to 0: they serve nothing.
+func (p *planning) scaleDownInactive(active string, window *stepwisev1alpha1.BlueGreenStatus) {
+	for _, rs := range p.oldRSs {
+		hash := rs.Labels[stepwisev1alpha1.PodTemplateHashLabel]
+		switch {
+		case hash == active:
+			p.scale(rs, p.params.Replicas, true, "blue-green: the active revision keeps serving")
+		case hash == window.PreviousActiveHash && window.ScaleDownAt != nil && p.s.Now.Before(window.ScaleDownAt.Time):
+			p.scale(rs, p.params.Replicas, true, "blue-green: the previous revision stays up for an instant switch back")
+			p.plan.RequeueAfter = Earliest(p.plan.RequeueAfter, window.ScaleDownAt.Sub(p.s.Now))
+		default:
+			p.scale(rs, 0, false, "blue-green: the revision serves no traffic")
+		}
+	}
+}
+
+// pointService plans a switch of service's selector to hash, when it points elsewhere.
+func (p *planning) pointService(service, current, hash string) {
+	if service != "" && current != hash {
+		p.plan.Services = append(p.plan.Services, ServiceSwitch{Service: service, From: current, To: hash})
+	}
+}
+
+func (p *planning) hasOldPods() bool { return sumSpec(p.oldRSs) > 0 }
+
+// Earliest is the sooner of two requeue delays, where 0 means none.
+func Earliest(a, b time.Duration) time.Duration {
+	if a == 0 || (b != 0 && b < a) {
+		return b
+	}
+	return a
+}
+
+// ServiceSwitch points a Service's selector at a revision's pod-template-hash.
+type ServiceSwitch struct {
+	Service  string
+	From, To string
+}
