@@ -103,7 +103,7 @@ func (r *Reconciler) switchService(ctx context.Context, ro *stepwisev1alpha1.Rol
 	key := client.ObjectKey{Namespace: ro.Namespace, Name: sw.Service}
 	ctrl.LoggerFrom(ctx).V(2).Info("Switching Service", "Service", key, "from", sw.From, "to", sw.To)
 	svc := &corev1.Service{}
-	if err := r.Get(ctx, key, svc); err != nil {
+	if err := r.APIReader.Get(ctx, key, svc); err != nil {
 		return fmt.Errorf("reading Service %s: %w", key, err)
 	}
 	switched := svc.DeepCopy()

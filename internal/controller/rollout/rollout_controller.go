@@ -49,7 +49,7 @@ func NewReconciler(mgr ctrl.Manager) *Reconciler {
 // +kubebuilder:rbac:groups=stepwise.dev,resources=rollouts/status,verbs=patch
 // +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups="",resources=services,verbs=list;watch;patch
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;patch
 
 // Reconcile brings a Rollout's ReplicaSets one step closer to its spec and records its status.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {

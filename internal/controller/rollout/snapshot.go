@@ -71,13 +71,15 @@ func (r *Reconciler) snapshot(ctx context.Context, ro *stepwisev1alpha1.Rollout)
 }
 
 // selectedHash is the pod-template-hash a Service selects ("" when it selects none, or for
-// no Service name).
+// no Service name). It reads past the cache: right after a switch the cache may still show
+// the old selector, and acting on it would switch traffic back or scale the active revision
+// the wrong way.
 func (r *Reconciler) selectedHash(ctx context.Context, namespace, name string) (string, error) {
 	if name == "" {
 		return "", nil
 	}
 	svc := &corev1.Service{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, svc); err != nil {
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, svc); err != nil {
 		return "", fmt.Errorf("reading Service %s/%s of the blue-green strategy: %w", namespace, name, err)
 	}
 	return svc.Spec.Selector[stepwisev1alpha1.PodTemplateHashLabel], nil
