@@ -80,6 +80,17 @@ type RolloutSpec struct {
 	// +kubebuilder:validation:Minimum=0
 	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
 
+	// Pod condition types that must all be True, besides the pod being available, before a
+	// pod counts toward the rollout's progress (and status.availableReplicas): a smoke test or
+	// a person signs each new pod off. Unlike readinessGates they do not keep the pod out of
+	// its Services. Absent: availability alone counts.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=316
+	ProgressGates []string `json:"progressGates,omitempty"`
+
 	// What the controller does when the progress deadline passes: None (only the Progressing
 	// condition says so, as for a Deployment), Pause (sets spec.paused), or Rollback (aborts:
 	// the stable revision gets every pod back and the failed template is not tried again

@@ -32,6 +32,18 @@ func (e *testEnv) changeCanary(name string, change func(*stepwisev1alpha1.Rollou
 	}).Should(Succeed())
 }
 
+// setPodCondition sets a condition True on every pod of the namespace, as a load balancer
+// controller or a smoke test would.
+func (e *testEnv) setPodCondition(conditionType string) {
+	e.T.Helper()
+	pods := &corev1.PodList{}
+	e.G.Expect(k8s.List(e.Ctx, pods, client.InNamespace(e.NS))).To(Succeed())
+	for _, p := range pods.Items {
+		patch := []byte(`{"status":{"conditions":[{"type":"` + conditionType + `","status":"True"}]}}`)
+		e.G.Expect(client.IgnoreNotFound(k8s.Status().Patch(e.Ctx, &p, client.RawPatch(types.StrategicMergePatchType, patch)))).To(Succeed())
+	}
+}
+
 // waitPaused waits for the Paused condition with reason and returns the Rollout.
 func (e *testEnv) waitPaused(name, reason string) *stepwisev1alpha1.Rollout {
 	e.T.Helper()
@@ -158,14 +170,7 @@ func TestReadinessGatesHoldTheRollout(t *testing.T) {
 	ro := e.newRollout(3, one, zero, "app:v1")
 	ro.Spec.Template.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: gate}}
 	e.create(ro)
-	openGates := func() {
-		pods := &corev1.PodList{}
-		e.G.Expect(k8s.List(e.Ctx, pods, client.InNamespace(e.NS))).To(Succeed())
-		for _, p := range pods.Items {
-			patch := []byte(`{"status":{"conditions":[{"type":"` + gate + `","status":"True"}]}}`)
-			e.G.Expect(client.IgnoreNotFound(k8s.Status().Patch(e.Ctx, &p, client.RawPatch(types.StrategicMergePatchType, patch)))).To(Succeed())
-		}
-	}
+	openGates := func() { e.setPodCondition(gate) }
 	e.G.Eventually(func() int32 { return e.get("web").Status.Replicas }).Should(Equal(int32(3)))
 	e.G.Consistently(func() int32 { return e.get("web").Status.AvailableReplicas }).Should(BeZero(), "nobody set the gates yet")
 	openGates()
@@ -292,5 +297,38 @@ func TestBlueGreen(t *testing.T) {
 		}
 	}
 	e.G.Expect(e.events()).To(ContainElement("Switched service web-active to pod-template-hash " + hash(e.G, "app:v2")))
+	e.expectNoViolations()
+}
+
+// Progress gates: new pods are Ready and take traffic, but the rollout counts them (and
+// removes old pods) only once the gate condition is set, here by the test as a smoke test
+// would.
+func TestProgressGatesHoldTheRollout(t *testing.T) {
+	t.Parallel() // own namespace; mostly waiting on pods
+	const gate = "example.com/smoke-tested"
+	e := newEnv(t)
+	ro := e.newRollout(3, one, zero, "app:v1")
+	ro.Spec.ProgressGates = []string{gate}
+	e.create(ro)
+	e.G.Eventually(func() int32 { return e.get("web").Status.ReadyReplicas }).Should(Equal(int32(3)))
+	e.G.Consistently(func() int32 { return e.get("web").Status.AvailableReplicas }).Should(BeZero(), "nobody signed the pods off yet")
+	e.setPodCondition(gate)
+	e.waitComplete("web")
+	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 4, MinAvailable: 3})
+
+	e.setImage("web", "app:v2")
+	e.G.Eventually(func(g Gomega) int32 { return e.replicaSetOf(g, "app:v2").Status.ReadyReplicas }).Should(Equal(int32(1)), "the new pod is Ready: it takes traffic")
+	e.G.Consistently(func(g Gomega) {
+		e.expectSizes(g, map[string]int32{"app:v1": 3})
+		g.Expect(*e.replicaSetOf(g, "app:v2").Spec.Replicas).To(Equal(int32(1)))
+	}).Should(Succeed(), "no old pod goes until the new one is signed off")
+	e.G.Eventually(func(g Gomega) {
+		e.setPodCondition(gate)
+		ro := e.get("web")
+		g.Expect(ro.Status.UpdatedReplicas).To(Equal(int32(3)))
+		g.Expect(ro.Status.AvailableReplicas).To(Equal(int32(3)))
+		g.Expect(ro.Status.Replicas).To(Equal(int32(3)))
+	}).Should(Succeed())
+	e.waitComplete("web")
 	e.expectNoViolations()
 }

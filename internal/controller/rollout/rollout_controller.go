@@ -50,6 +50,7 @@ func NewReconciler(mgr ctrl.Manager) *Reconciler {
 // +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
 
 // Reconcile brings a Rollout's ReplicaSets one step closer to its spec and records its status.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
@@ -79,6 +80,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 		return ctrl.Result{}, fmt.Errorf("building snapshot: %w", err)
 	}
 	snap.Now = now
+	if snap, err = r.gateAvailability(ctx, ro, snap); err != nil {
+		return ctrl.Result{}, err
+	}
 	if request, ok := rollbackRequest(ro); ok {
 		return ctrl.Result{}, r.rollback(ctx, ro, snap, request) // the spec change brings us back
 	}
@@ -162,7 +166,49 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&stepwisev1alpha1.Rollout{}).
 		Watches(&appsv1.ReplicaSet{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsForReplicaSet),
 			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.gatedRolloutForPod),
+			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Complete(r)
+}
+
+// gatedRolloutForPod maps a pod to the Rollout whose ReplicaSet controls it, only when that
+// Rollout has progress gates: someone setting a gate condition is the only pod change the
+// ReplicaSet's own status does not report.
+func (r *Reconciler) gatedRolloutForPod(ctx context.Context, pod client.Object) []reconcile.Request {
+	ref := metav1.GetControllerOf(pod)
+	if ref == nil || ref.Kind != "ReplicaSet" {
+		return nil
+	}
+	rs := &appsv1.ReplicaSet{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: pod.GetNamespace(), Name: ref.Name}, rs); err != nil {
+		return nil // gone, or not cached yet: its own events follow
+	}
+	requests := r.rolloutsForReplicaSet(ctx, rs)
+	if len(requests) != 1 {
+		return nil
+	}
+	ro := &stepwisev1alpha1.Rollout{}
+	if err := r.Get(ctx, requests[0].NamespacedName, ro); err != nil || len(ro.Spec.ProgressGates) == 0 {
+		return nil
+	}
+	return requests
+}
+
+// gateAvailability counts, for a Rollout with progress gates, only the pods whose gates are
+// all True as available (planner.WithProgressGates).
+func (r *Reconciler) gateAvailability(ctx context.Context, ro *stepwisev1alpha1.Rollout, snap planner.Snapshot) (planner.Snapshot, error) {
+	if len(ro.Spec.ProgressGates) == 0 {
+		return snap, nil
+	}
+	selector, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector)
+	if err != nil {
+		return snap, fmt.Errorf("parsing selector: %w", err)
+	}
+	pods := &corev1.PodList{}
+	if err := r.List(ctx, pods, client.InNamespace(ro.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+		return snap, fmt.Errorf("listing pods for progress gates: %w", err)
+	}
+	return planner.WithProgressGates(snap, pods.Items), nil
 }
 
 // rolloutsForReplicaSet maps a ReplicaSet to the Rollouts that must look at it.
