@@ -76,8 +76,8 @@ type Plan struct {
 	Target int32
 	// Canary is the canary step and abort state to record for the current revision.
 	Canary *stepwisev1alpha1.CanaryStatus
-	// Hold says why the rollout waits for a person (a canary pause, a partition, an abort),
-	// or is nil.
+	// Hold says why the rollout waits for a person (a canary pause, a partition, an abort, a
+	// blue-green promotion), or is nil.
 	Hold *status.Hold
 	// RequeueAfter is when a timed pause or a blue-green scale-down delay ends (0: none).
 	RequeueAfter time.Duration

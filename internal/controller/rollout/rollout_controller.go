@@ -75,6 +75,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	if _, err := planner.Resolve(ro); err != nil {
 		return ctrl.Result{}, r.markInvalid(ro, err)
 	}
+	if behind, err := r.cacheBehind(ctx, ro); err != nil || behind {
+		return ctrl.Result{}, client.IgnoreNotFound(err) // a newer version's watch event brings us back
+	}
 	snap, err := r.snapshot(ctx, ro)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("building snapshot: %w", err)
@@ -109,6 +112,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	}
 	synced = true
 	return ctrl.Result{RequeueAfter: planner.Earliest(plan.RequeueAfter, status.RequeueAfter(ro, &ro.Status, plan.AllRSs, plan.Params.Replicas, now))}, nil
+}
+
+// cacheBehind reports whether the cache holds an older version of a Rollout whose plan
+// depends on state recorded in its status (canary steps, an abort, a blue-green window). A plan
+// from such a stale copy would move ReplicaSets the wrong way (scale down the revision a
+// blue-green undo just switched back from, grow an aborted canary) before its status patch
+// failed on the conflict. Other Rollouts plan from their ReplicaSets alone and skip the read.
+func (r *Reconciler) cacheBehind(ctx context.Context, ro *stepwisev1alpha1.Rollout) (bool, error) {
+	recorded := ro.Status.Canary != nil || ro.Status.BlueGreen != nil ||
+		ro.Spec.Strategy.Type == stepwisev1alpha1.BlueGreenRolloutStrategyType || len(ro.Spec.Strategy.RollingUpdate.GetSteps()) > 0
+	if !recorded {
+		return false, nil
+	}
+	fresh := &metav1.PartialObjectMetadata{}
+	fresh.SetGroupVersionKind(stepwisev1alpha1.GroupVersion.WithKind("Rollout"))
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(ro), fresh); err != nil {
+		return false, fmt.Errorf("re-reading Rollout: %w", err)
+	}
+	return fresh.ResourceVersion != ro.ResourceVersion, nil
 }
 
 // pauseOnDeadline sets spec.paused, as `kubectl stepwise pause` does, for a rollout that
