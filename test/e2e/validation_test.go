@@ -20,16 +20,7 @@ spec:
   progressDeadlineAction: Rollback
   progressGates: [example.com/smoke-tested]
   strategy:
-    type: RollingUpdate
-    rollingUpdate:
-      maxSurge: 25%
-      maxUnavailable: 1
-      partition: 1
-      steps:
-      - replicas: 1
-        pause: {durationSeconds: 30}
-      - replicas: 50%
-  selector:
+` + rollingStrategy + `  selector:
     matchLabels:
       app: web
     matchExpressions:

@@ -194,21 +194,28 @@ func TestReadinessGatesHoldTheRollout(t *testing.T) {
 	e.expectNoViolations()
 }
 
+// stallPastTheDeadline rolls out 4 pods of app:v1 with a 3 s progress deadline and action,
+// then app:bad, whose pods never become ready. Never more than 5 pods, never fewer than 3
+// available.
+func (e *testEnv) stallPastTheDeadline(action stepwisev1alpha1.ProgressDeadlineAction) {
+	e.T.Helper()
+	ro := e.newRollout(4, one, one, "app:v1")
+	ro.Spec.ProgressDeadlineSeconds = ptr.To[int32](3)
+	ro.Spec.ProgressDeadlineAction = action
+	e.create(ro)
+	e.waitComplete("web")
+	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 5, MinAvailable: 3})
+	e.setNeverReadyImage("web", "app:bad")
+}
+
 // progressDeadlineAction Rollback: a version that never becomes ready is aborted at the
 // deadline, every pod goes back to the stable revision, the failure stays (the template is
 // not tried again) until the template changes.
 func TestRollbackAfterTheProgressDeadline(t *testing.T) {
 	t.Parallel() // own namespace; mostly waiting on pods
 	e := newEnv(t)
-	ro := e.newRollout(4, one, one, "app:v1")
-	ro.Spec.ProgressDeadlineSeconds = ptr.To[int32](3)
-	ro.Spec.ProgressDeadlineAction = stepwisev1alpha1.ProgressDeadlineActionRollback
-	e.create(ro)
-	e.waitComplete("web")
-	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 5, MinAvailable: 3})
-
-	e.setNeverReadyImage("web", "app:bad")
-	ro = e.waitPaused("web", stepwisev1alpha1.ReasonRolloutAborted)
+	e.stallPastTheDeadline(stepwisev1alpha1.ProgressDeadlineActionRollback)
+	ro := e.waitPaused("web", stepwisev1alpha1.ReasonRolloutAborted)
 	e.G.Expect(findCondition(ro, stepwisev1alpha1.ConditionPaused).Message).To(ContainSubstring("the progress deadline passed (progressDeadlineAction: Rollback)"))
 	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 4, "app:bad": 0}) }).Should(Succeed())
 	e.G.Expect(e.events()).To(ContainElement("Aborted: the progress deadline passed (progressDeadlineAction: Rollback)"))
@@ -219,10 +226,7 @@ func TestRollbackAfterTheProgressDeadline(t *testing.T) {
 		e.expectSizes(g, map[string]int32{"app:v1": 4, "app:bad": 0})
 	}).Should(Succeed(), "the failed template is not tried again")
 
-	e.update("web", func(ro *stepwisev1alpha1.Rollout) {
-		ro.Spec.Template.Spec.Containers[0].Image = "app:v3"
-		ro.Spec.Template.Labels = map[string]string{"app": "web"}
-	})
+	e.setHealthyImage("web", "app:v3")
 	e.waitComplete("web")
 	e.expectNoViolations()
 }
@@ -232,14 +236,7 @@ func TestRollbackAfterTheProgressDeadline(t *testing.T) {
 func TestPauseAfterTheProgressDeadline(t *testing.T) {
 	t.Parallel() // own namespace; mostly waiting on pods
 	e := newEnv(t)
-	ro := e.newRollout(4, one, one, "app:v1")
-	ro.Spec.ProgressDeadlineSeconds = ptr.To[int32](3)
-	ro.Spec.ProgressDeadlineAction = stepwisev1alpha1.ProgressDeadlineActionPause
-	e.create(ro)
-	e.waitComplete("web")
-	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 5, MinAvailable: 3})
-
-	e.setNeverReadyImage("web", "app:bad")
+	e.stallPastTheDeadline(stepwisev1alpha1.ProgressDeadlineActionPause)
 	e.G.Eventually(func() bool { return e.get("web").Spec.Paused }).Should(BeTrue())
 	e.waitPaused("web", stepwisev1alpha1.ReasonRolloutPaused)
 	e.G.Expect(e.events()).To(ContainElement("Paused: no progress for 3s (progressDeadlineAction: Pause)"))

@@ -89,10 +89,7 @@ func TestBadVersionStallsUntilFixed(t *testing.T) {
 	}
 	e.G.Expect(findCondition(e.get("web"), stepwisev1alpha1.ConditionAvailable).Status).To(Equal(metav1.ConditionTrue))
 
-	e.update("web", func(ro *stepwisev1alpha1.Rollout) {
-		ro.Spec.Template.Spec.Containers[0].Image = "app:v3"
-		ro.Spec.Template.Labels = map[string]string{"app": "web"}
-	})
+	e.setHealthyImage("web", "app:v3")
 	e.waitComplete("web")
 	e.expectNoViolations()
 }

@@ -199,6 +199,15 @@ func (e *testEnv) setNeverReadyImage(name, image string) {
 	})
 }
 
+// setHealthyImage changes the template to image with pods that become ready: the fix after a
+// never-ready version.
+func (e *testEnv) setHealthyImage(name, image string) {
+	e.update(name, func(ro *stepwisev1alpha1.Rollout) {
+		ro.Spec.Template.Spec.Containers[0].Image = image
+		ro.Spec.Template.Labels = map[string]string{"app": "web"}
+	})
+}
+
 // waitComplete waits until the Rollout's current generation is fully rolled out: every
 // desired pod runs the current template and is available, no old ReplicaSet has pods.
 func (e *testEnv) waitComplete(name string) *stepwisev1alpha1.Rollout {
