@@ -44,6 +44,20 @@ func (e *testEnv) setPodCondition(conditionType string) {
 	}
 }
 
+// signOffUntilComplete keeps setting conditionType on every pod, new ones included, until the
+// rollout of web is complete.
+func (e *testEnv) signOffUntilComplete(conditionType string) {
+	e.T.Helper()
+	e.G.Eventually(func(g Gomega) {
+		e.setPodCondition(conditionType)
+		ro := e.get("web")
+		g.Expect(ro.Status.UpdatedReplicas).To(Equal(*ro.Spec.Replicas))
+		g.Expect(ro.Status.AvailableReplicas).To(Equal(*ro.Spec.Replicas))
+		g.Expect(ro.Status.Replicas).To(Equal(*ro.Spec.Replicas))
+	}).Should(Succeed())
+	e.waitComplete("web")
+}
+
 // waitPaused waits for the Paused condition with reason and returns the Rollout.
 func (e *testEnv) waitPaused(name, reason string) *stepwisev1alpha1.Rollout {
 	e.T.Helper()
@@ -170,10 +184,9 @@ func TestReadinessGatesHoldTheRollout(t *testing.T) {
 	ro := e.newRollout(3, one, zero, "app:v1")
 	ro.Spec.Template.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: gate}}
 	e.create(ro)
-	openGates := func() { e.setPodCondition(gate) }
 	e.G.Eventually(func() int32 { return e.get("web").Status.Replicas }).Should(Equal(int32(3)))
 	e.G.Consistently(func() int32 { return e.get("web").Status.AvailableReplicas }).Should(BeZero(), "nobody set the gates yet")
-	openGates()
+	e.setPodCondition(gate)
 	e.waitComplete("web")
 	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 4, MinAvailable: 3})
 
@@ -183,14 +196,7 @@ func TestReadinessGatesHoldTheRollout(t *testing.T) {
 		e.expectSizes(g, map[string]int32{"app:v1": 3})
 		g.Expect(e.replicaSetOf(g, "app:v2").Status.ReadyReplicas).To(BeZero())
 	}).Should(Succeed(), "the new pod takes no traffic and no old pod goes until its gate is set")
-	e.G.Eventually(func(g Gomega) {
-		openGates()
-		ro := e.get("web")
-		g.Expect(ro.Status.UpdatedReplicas).To(Equal(int32(3)))
-		g.Expect(ro.Status.AvailableReplicas).To(Equal(int32(3)))
-		g.Expect(ro.Status.Replicas).To(Equal(int32(3)))
-	}).Should(Succeed())
-	e.waitComplete("web")
+	e.signOffUntilComplete(gate)
 	e.expectNoViolations()
 }
 
@@ -319,13 +325,6 @@ func TestProgressGatesHoldTheRollout(t *testing.T) {
 		e.expectSizes(g, map[string]int32{"app:v1": 3})
 		g.Expect(*e.replicaSetOf(g, "app:v2").Spec.Replicas).To(Equal(int32(1)))
 	}).Should(Succeed(), "no old pod goes until the new one is signed off")
-	e.G.Eventually(func(g Gomega) {
-		e.setPodCondition(gate)
-		ro := e.get("web")
-		g.Expect(ro.Status.UpdatedReplicas).To(Equal(int32(3)))
-		g.Expect(ro.Status.AvailableReplicas).To(Equal(int32(3)))
-		g.Expect(ro.Status.Replicas).To(Equal(int32(3)))
-	}).Should(Succeed())
-	e.waitComplete("web")
+	e.signOffUntilComplete(gate)
 	e.expectNoViolations()
 }
