@@ -44,7 +44,7 @@ func (p *planning) blueGreen() {
 		active = newHash // the first revision: nothing else serves
 	case availableOf(p.newRS) < replicas:
 		// Not ready to take traffic yet: the progress deadline applies.
-	case state.CurrentStep >= 1 || (newHash == window.PreviousActiveHash && window.ScaleDownAt != nil && now.Before(window.ScaleDownAt.Time)):
+	case state.CurrentStep >= 1 || p.inScaleDownWindow(window, newHash):
 		active = newHash // promoted, or an undo inside the scale-down window
 	default:
 		if state.PauseStartTime == nil {
@@ -83,13 +83,19 @@ func (p *planning) scaleDownInactive(active string, window *stepwisev1alpha1.Blu
 		switch {
 		case hash == active:
 			p.scale(rs, p.params.Replicas, true, "blue-green: the active revision keeps serving")
-		case hash == window.PreviousActiveHash && window.ScaleDownAt != nil && p.s.Now.Before(window.ScaleDownAt.Time):
+		case p.inScaleDownWindow(window, hash):
 			p.scale(rs, p.params.Replicas, true, "blue-green: the previous revision stays up for an instant switch back")
 			p.plan.RequeueAfter = Earliest(p.plan.RequeueAfter, window.ScaleDownAt.Sub(p.s.Now))
 		default:
 			p.scale(rs, 0, false, "blue-green: the revision serves no traffic")
 		}
 	}
+}
+
+// inScaleDownWindow reports whether hash is the revision the active Service last left and its
+// scale-down time has not come yet.
+func (p *planning) inScaleDownWindow(window *stepwisev1alpha1.BlueGreenStatus, hash string) bool {
+	return hash == window.PreviousActiveHash && window.ScaleDownAt != nil && p.s.Now.Before(window.ScaleDownAt.Time)
 }
 
 // pointService plans a switch of service's selector to hash, when it points elsewhere.
@@ -100,14 +106,6 @@ func (p *planning) pointService(service, current, hash string) {
 }
 
 func (p *planning) hasOldPods() bool { return sumSpec(p.oldRSs) > 0 }
-
-// Earliest is the sooner of two requeue delays, where 0 means none.
-func Earliest(a, b time.Duration) time.Duration {
-	if a == 0 || (b != 0 && b < a) {
-		return b
-	}
-	return a
-}
 
 // ServiceSwitch points a Service's selector at a revision's pod-template-hash.
 type ServiceSwitch struct {

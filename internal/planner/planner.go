@@ -279,3 +279,11 @@ func withLabel(labels map[string]string, key, value string) map[string]string {
 }
 
 func reasonf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+// Earliest is the sooner of two requeue delays, where 0 means none.
+func Earliest(a, b time.Duration) time.Duration {
+	if a == 0 || (b != 0 && b < a) {
+		return b
+	}
+	return a
+}

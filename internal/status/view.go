@@ -27,7 +27,7 @@ func View(ro *stepwisev1alpha1.Rollout) (message string, done bool, err error) {
 			return "", false, fmt.Errorf("rollout %q was aborted: %s", ro.Name, cond.Message)
 		}
 		if cond.Reason != stepwisev1alpha1.ReasonRolloutPaused {
-			return fmt.Sprintf("Waiting for rollout %q to be promoted: %s...", ro.Name, cond.Message), false, nil
+			return fmt.Sprintf("Waiting for rollout %q: %s...", ro.Name, cond.Message), false, nil
 		}
 	}
 	replicas := int32(1)

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -10,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -97,24 +99,20 @@ func (r *Reconciler) scale(ctx context.Context, ro *stepwisev1alpha1.Rollout, ba
 	return scaled, nil
 }
 
-// switchService points a Service's selector at a revision's pod-template-hash, keeping its
-// other selector labels, and records an event.
+// switchService points a Service's selector at a revision's pod-template-hash and records an
+// event. The merge patch sets that one selector key and leaves the others as they are, so it
+// needs no read of the Service first.
 func (r *Reconciler) switchService(ctx context.Context, ro *stepwisev1alpha1.Rollout, sw planner.ServiceSwitch) error {
-	key := client.ObjectKey{Namespace: ro.Namespace, Name: sw.Service}
-	ctrl.LoggerFrom(ctx).V(2).Info("Switching Service", "Service", key, "from", sw.From, "to", sw.To)
-	svc := &corev1.Service{}
-	if err := r.APIReader.Get(ctx, key, svc); err != nil {
-		return fmt.Errorf("reading Service %s: %w", key, err)
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: sw.Service}}
+	ctrl.LoggerFrom(ctx).V(2).Info("Switching Service", "Service", klog.KObj(svc), "from", sw.From, "to", sw.To)
+	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"selector": map[string]string{stepwisev1alpha1.PodTemplateHashLabel: sw.To}}})
+	if err != nil {
+		return fmt.Errorf("encoding the selector patch of Service %s: %w", klog.KObj(svc), err)
 	}
-	switched := svc.DeepCopy()
-	if switched.Spec.Selector == nil {
-		switched.Spec.Selector = map[string]string{}
+	if err := r.Patch(ctx, svc, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return fmt.Errorf("switching Service %s to %s: %w", klog.KObj(svc), sw.To, err)
 	}
-	switched.Spec.Selector[stepwisev1alpha1.PodTemplateHashLabel] = sw.To
-	if err := r.Patch(ctx, switched, client.MergeFromWithOptions(svc, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("switching Service %s to %s: %w", key, sw.To, err)
-	}
-	r.Recorder.Eventf(ro, switched, corev1.EventTypeNormal, "SwitchedService", "Switching",
+	r.Recorder.Eventf(ro, svc, corev1.EventTypeNormal, "SwitchedService", "Switching",
 		"Switched service %s to pod-template-hash %s", sw.Service, sw.To)
 	return nil
 }

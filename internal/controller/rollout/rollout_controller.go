@@ -83,11 +83,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 		return ctrl.Result{}, fmt.Errorf("building snapshot: %w", err)
 	}
 	snap.Now = now
-	if snap, err = r.gateAvailability(ctx, ro, snap); err != nil {
-		return ctrl.Result{}, err
-	}
 	if request, ok := rollbackRequest(ro); ok {
 		return ctrl.Result{}, r.rollback(ctx, ro, snap, request) // the spec change brings us back
+	}
+	if snap, err = r.gateAvailability(ctx, ro, snap); err != nil {
+		return ctrl.Result{}, err
 	}
 	plan, err := planner.For(snap)
 	if err != nil {
