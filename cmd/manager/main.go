@@ -22,9 +22,17 @@ import (
 
 func main() {
 	var metricsAddr, probeAddr, leaderElectionNamespace, namespace string
-	var leaderElect bool
+	var leaderElect, secureMetrics bool
 	var leaseDuration, renewDeadline, retryPeriod time.Duration
+	var pprofAddr string
+	var apiQPS float64
+	var apiBurst, workers int
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address the metrics endpoint binds to, e.g. :8443, served over HTTPS to authenticated and authorized clients only; \"0\" turns it off.")
+	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS to authenticated and authorized clients only; false serves plain HTTP to anyone who reaches the address (local use).")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Address the Go pprof endpoints bind to, e.g. 127.0.0.1:6060; \"0\" turns them off.")
+	flag.Float64Var(&apiQPS, "kube-api-qps", 20, "Requests per second the controller may send to the API server (as kube-controller-manager's --kube-api-qps).")
+	flag.IntVar(&apiBurst, "kube-api-burst", 30, "Burst of requests above --kube-api-qps (as kube-controller-manager's --kube-api-burst).")
+	flag.IntVar(&workers, "concurrent-rollout-syncs", 5, "Rollouts reconciled at once (as kube-controller-manager's --concurrent-deployment-syncs); one Rollout is never reconciled twice at once.")
 	flag.StringVar(&namespace, "namespace", "", "Watch and manage Rollouts of this namespace only (then a Role there is all the RBAC it needs); empty: every namespace.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the liveness and readiness probes bind to.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one of several controller replicas is active.")
@@ -44,13 +52,12 @@ func main() {
 
 	options := ctrl.Options{
 		Scheme: scheme,
-		// Metrics only over HTTPS, to clients the API server authenticates and authorizes
-		// (for instance a ServiceAccount bound to the stepwise-metrics-reader ClusterRole).
-		Metrics: metricsserver.Options{
-			BindAddress:    metricsAddr,
-			SecureServing:  true,
-			FilterProvider: filters.WithAuthenticationAndAuthorization,
-		},
+		Cache:  rollout.CacheOptions(),
+		// By default metrics only over HTTPS, to clients the API server authenticates and
+		// authorizes (for instance a ServiceAccount bound to the stepwise-metrics-reader
+		// ClusterRole).
+		Metrics:                 metricsserver.Options{BindAddress: metricsAddr, SecureServing: secureMetrics},
+		PprofBindAddress:        pprofAddr,
 		HealthProbeBindAddress:  probeAddr,
 		LeaderElection:          leaderElect,
 		LeaderElectionID:        "stepwise-controller.stepwise.dev",
@@ -59,15 +66,20 @@ func main() {
 		RenewDeadline:           &renewDeadline,
 		RetryPeriod:             &retryPeriod,
 	}
+	if secureMetrics {
+		options.Metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
 	if namespace != "" {
 		options.Cache.DefaultNamespaces = map[string]cache.Config{namespace: {}}
 	}
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), options)
+	restConfig := ctrl.GetConfigOrDie()
+	restConfig.QPS, restConfig.Burst = float32(apiQPS), apiBurst
+	mgr, err := ctrl.NewManager(restConfig, options)
 	if err != nil {
 		log.Error(err, "Unable to create manager")
 		os.Exit(1)
 	}
-	if err := rollout.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
+	if err := rollout.NewReconciler(mgr).SetupWithManager(mgr, workers); err != nil {
 		log.Error(err, "Unable to set up the Rollout controller")
 		os.Exit(1)
 	}

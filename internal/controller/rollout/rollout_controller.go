@@ -10,11 +10,14 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -37,11 +40,12 @@ type Reconciler struct {
 
 // NewReconciler returns a Reconciler wired to the manager.
 func NewReconciler(mgr ctrl.Manager) *Reconciler {
+	clk := clock.RealClock{}
 	return &Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("stepwise-controller"),
-		Clock:     clock.RealClock{},
+		Recorder:  newThrottledRecorder(mgr.GetEventRecorder("stepwise-controller"), clk),
+		Clock:     clk,
 	}
 }
 
@@ -172,20 +176,43 @@ func (r *Reconciler) patchStatus(ctx context.Context, before, ro *stepwisev1alph
 	if equality.Semantic.DeepEqual(before.Status, ro.Status) {
 		return nil
 	}
-	base := before.DeepCopy()
-	base.ResourceVersion = ro.ResourceVersion // moved on if this reconcile wrote the spec
-	err := r.Status().Patch(ctx, ro, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	// The patch is computed from the statuses alone: marshalling two whole Rollouts (their
+	// templates above all) for it was a fifth of the controller's CPU. It carries the
+	// resourceVersion, which moved on if this reconcile wrote the spec.
+	statusOf := func(r *stepwisev1alpha1.Rollout) *stepwisev1alpha1.Rollout {
+		return &stepwisev1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{ResourceVersion: ro.ResourceVersion}, Status: r.Status}
+	}
+	patch, err := client.MergeFromWithOptions(statusOf(before), client.MergeFromWithOptimisticLock{}).Data(statusOf(ro))
+	if err != nil {
+		return fmt.Errorf("computing the status patch: %w", err)
+	}
+	err = r.Status().Patch(ctx, ro, client.RawPatch(types.MergePatchType, patch))
+	if apierrors.IsConflict(err) {
+		// The API server holds a newer Rollout than the cache did: its watch event brings
+		// us back to compute the status from it. A retry now would read the same stale copy.
+		ctrl.LoggerFrom(ctx).V(4).Info("Status computed from a stale Rollout; waiting for the newer one")
+		return nil
+	}
 	if client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("patching status: %w", err)
 	}
 	return nil
 }
 
-// SetupWithManager registers the reconciler and its watches: Rollouts, and ReplicaSets, which
-// wake the Rollout that controls them or, for an orphan, every Rollout that could adopt it.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+// SetupWithManager registers the reconciler with workers reconciling at once, and its
+// watches: Rollouts, and ReplicaSets, which wake the Rollout that controls them or, for an
+// orphan, every Rollout that could adopt it. The manager's cache should use CacheOptions.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
+	indexer := mgr.GetFieldIndexer()
+	if err := indexer.IndexField(context.Background(), &appsv1.ReplicaSet{}, controllerIndex, indexByController); err != nil {
+		return fmt.Errorf("indexing ReplicaSets by controller: %w", err)
+	}
+	if err := indexer.IndexField(context.Background(), &stepwisev1alpha1.Rollout{}, progressGatesIndex, indexByProgressGates); err != nil {
+		return fmt.Errorf("indexing Rollouts by progress gates: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&stepwisev1alpha1.Rollout{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Watches(&appsv1.ReplicaSet{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsForReplicaSet),
 			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.gatedRolloutForPod),
@@ -195,25 +222,28 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 // gatedRolloutForPod maps a pod to the Rollout whose ReplicaSet controls it, only when that
 // Rollout has progress gates: someone setting a gate condition is the only pod change the
-// ReplicaSet's own status does not report.
+// ReplicaSet's own status does not report. Most namespaces have no gated Rollout, and one
+// index lookup settles those without copying anything out of the cache.
 func (r *Reconciler) gatedRolloutForPod(ctx context.Context, pod client.Object) []reconcile.Request {
 	ref := metav1.GetControllerOf(pod)
 	if ref == nil || ref.Kind != "ReplicaSet" {
+		return nil
+	}
+	gated := &stepwisev1alpha1.RolloutList{}
+	if err := r.List(ctx, gated, client.InNamespace(pod.GetNamespace()), client.MatchingFields{progressGatesIndex: "true"}); err != nil || len(gated.Items) == 0 {
 		return nil
 	}
 	rs := &appsv1.ReplicaSet{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: pod.GetNamespace(), Name: ref.Name}, rs); err != nil {
 		return nil // gone, or not cached yet: its own events follow
 	}
-	requests := r.rolloutsForReplicaSet(ctx, rs)
-	if len(requests) != 1 {
-		return nil
+	owner := metav1.GetControllerOf(rs)
+	for i := range gated.Items {
+		if ro := &gated.Items[i]; owner != nil && isRollout(owner) && owner.UID == ro.UID {
+			return []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(ro)}}
+		}
 	}
-	ro := &stepwisev1alpha1.Rollout{}
-	if err := r.Get(ctx, requests[0].NamespacedName, ro); err != nil || len(ro.Spec.ProgressGates) == 0 {
-		return nil
-	}
-	return requests
+	return nil
 }
 
 // gateAvailability counts, for a Rollout with progress gates, only the pods whose gates are
@@ -236,7 +266,7 @@ func (r *Reconciler) gateAvailability(ctx context.Context, ro *stepwisev1alpha1.
 // rolloutsForReplicaSet maps a ReplicaSet to the Rollouts that must look at it.
 func (r *Reconciler) rolloutsForReplicaSet(ctx context.Context, obj client.Object) []reconcile.Request {
 	if ref := metav1.GetControllerOf(obj); ref != nil {
-		if ref.APIVersion != stepwisev1alpha1.GroupVersion.String() || ref.Kind != "Rollout" {
+		if !isRollout(ref) {
 			return nil
 		}
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: ref.Name}}}

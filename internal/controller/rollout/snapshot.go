@@ -22,19 +22,23 @@ import (
 // releasing its own that no longer match (ControllerRef semantics; ReplicaSets controlled by
 // anything else are never touched), and splits them into the new one and the old ones.
 func (r *Reconciler) snapshot(ctx context.Context, ro *stepwisev1alpha1.Rollout) (planner.Snapshot, error) {
-	list := &appsv1.ReplicaSetList{}
-	if err := r.List(ctx, list, client.InNamespace(ro.Namespace)); err != nil {
-		return planner.Snapshot{}, fmt.Errorf("listing ReplicaSets: %w", err)
+	var candidates []appsv1.ReplicaSet
+	for _, key := range []string{string(ro.UID), orphanKey} {
+		list := &appsv1.ReplicaSetList{}
+		if err := r.List(ctx, list, client.InNamespace(ro.Namespace), client.MatchingFields{controllerIndex: key}); err != nil {
+			return planner.Snapshot{}, fmt.Errorf("listing ReplicaSets: %w", err)
+		}
+		candidates = append(candidates, list.Items...)
 	}
 	var owned []*appsv1.ReplicaSet
 	freshChecked := false
-	for i := range list.Items {
-		rs := &list.Items[i]
+	for i := range candidates {
+		rs := &candidates[i]
 		matches := selects(ro, rs.Labels)
 		ref := metav1.GetControllerOf(rs)
 		switch {
 		case ref != nil && ref.UID != ro.UID:
-			continue // someone else's
+			continue // never listed (see controllerIndex); another controller's to keep
 		case ref != nil && matches:
 			owned = append(owned, rs)
 		case ref != nil:

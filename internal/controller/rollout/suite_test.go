@@ -100,12 +100,13 @@ func run(m *testing.M) int {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		Cache:                  rollout.CacheOptions(),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := rollout.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
+	if err := rollout.NewReconciler(mgr).SetupWithManager(mgr, 5); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -1,0 +1,96 @@
+package rollout
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+)
+
+// CacheOptions keep the manager's cache to what the reconciler reads. Pods are cached for
+// progress gates only, as identity, labels, owner and conditions. ReplicaSets another
+// controller owns (every Deployment's) are kept as metadata only: the reconciler looks at
+// their owner to leave them alone, and a ReplicaSet that loses its owner arrives whole again
+// in the update that removes it.
+func CacheOptions() cache.Options {
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Pod{}:        {Transform: trimPod},
+		&appsv1.ReplicaSet{}: {Transform: trimForeignReplicaSet},
+	}}
+}
+
+// controllerIndex indexes cached ReplicaSets by the UID of the Rollout that controls them,
+// and orphans under orphanKey: a reconcile copies out its own ReplicaSets and the orphans it
+// may adopt, not every ReplicaSet of the namespace (with 100 Rollouts in a namespace, copying
+// them all took 40% of the controller's CPU).
+const (
+	controllerIndex = "stepwise.dev/controller"
+	orphanKey       = "orphan"
+)
+
+func indexByController(obj client.Object) []string {
+	switch ref := metav1.GetControllerOf(obj); {
+	case ref == nil:
+		return []string{orphanKey}
+	case isRollout(ref):
+		return []string{string(ref.UID)}
+	}
+	return nil
+}
+
+// progressGatesIndex holds the Rollouts that have progress gates under "true": the only ones a
+// pod event may concern.
+const progressGatesIndex = "stepwise.dev/progress-gates"
+
+func indexByProgressGates(obj client.Object) []string {
+	if ro, ok := obj.(*stepwisev1alpha1.Rollout); ok && len(ro.Spec.ProgressGates) > 0 {
+		return []string{"true"}
+	}
+	return nil
+}
+
+func trimPod(obj any) (any, error) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil // a tombstone: already trimmed when it was cached
+	}
+	return &corev1.Pod{
+		TypeMeta:   pod.TypeMeta,
+		ObjectMeta: trimmedMeta(pod.ObjectMeta),
+		Status:     corev1.PodStatus{Conditions: pod.Status.Conditions},
+	}, nil
+}
+
+func trimForeignReplicaSet(obj any) (any, error) {
+	rs, ok := obj.(*appsv1.ReplicaSet)
+	if !ok {
+		return obj, nil
+	}
+	if ref := metav1.GetControllerOf(rs); ref == nil || isRollout(ref) {
+		return rs, nil
+	}
+	return &appsv1.ReplicaSet{TypeMeta: rs.TypeMeta, ObjectMeta: trimmedMeta(rs.ObjectMeta)}, nil
+}
+
+// isRollout reports whether an owner reference points at a Rollout.
+func isRollout(ref *metav1.OwnerReference) bool {
+	return ref.APIVersion == stepwisev1alpha1.GroupVersion.String() && ref.Kind == "Rollout"
+}
+
+// trimmedMeta keeps what identifies an object, selects it and says who owns it.
+func trimmedMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name:              m.Name,
+		Namespace:         m.Namespace,
+		UID:               m.UID,
+		ResourceVersion:   m.ResourceVersion,
+		Generation:        m.Generation,
+		CreationTimestamp: m.CreationTimestamp,
+		DeletionTimestamp: m.DeletionTimestamp,
+		Labels:            m.Labels,
+		OwnerReferences:   m.OwnerReferences,
+	}
+}

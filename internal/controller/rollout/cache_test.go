@@ -1,0 +1,64 @@
+package rollout
+
+import (
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+)
+
+func TestCacheTrimsWhatTheReconcilerNeverReads(t *testing.T) {
+	meta := metav1.ObjectMeta{
+		Name: "p", Namespace: "ns", UID: "u", ResourceVersion: "7", Labels: map[string]string{"app": "web"},
+		Annotations:   map[string]string{"big": "value"},
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
+	}
+	conditions := []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	pod := &corev1.Pod{ObjectMeta: meta, Spec: corev1.PodSpec{NodeName: "n"}, Status: corev1.PodStatus{Conditions: conditions, PodIP: "10.0.0.1"}}
+	got, err := trimPod(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trimmed := got.(*corev1.Pod)
+	if trimmed.Name != "p" || trimmed.UID != "u" || trimmed.Labels["app"] != "web" || len(trimmed.Status.Conditions) != 1 {
+		t.Errorf("the trimmed pod lost what progress gates read: %+v", trimmed)
+	}
+	if trimmed.Annotations != nil || trimmed.ManagedFields != nil || trimmed.Spec.NodeName != "" || trimmed.Status.PodIP != "" {
+		t.Errorf("the trimmed pod kept what nothing reads: %+v", trimmed)
+	}
+
+	template := corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "v1"}}}}
+	replicaSet := func(owner *metav1.OwnerReference) *appsv1.ReplicaSet {
+		rs := &appsv1.ReplicaSet{ObjectMeta: *meta.DeepCopy(), Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](3), Template: template}}
+		if owner != nil {
+			rs.OwnerReferences = []metav1.OwnerReference{*owner}
+		}
+		return rs
+	}
+	rolloutRef := metav1.NewControllerRef(&stepwisev1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "web", UID: "r"}}, stepwisev1alpha1.GroupVersion.WithKind("Rollout"))
+	deploymentRef := metav1.NewControllerRef(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", UID: "d"}}, appsv1.SchemeGroupVersion.WithKind("Deployment"))
+	for name, tc := range map[string]struct {
+		rs    *appsv1.ReplicaSet
+		whole bool
+	}{
+		"a Rollout's":                          {replicaSet(rolloutRef), true},
+		"an orphan, which a Rollout may adopt": {replicaSet(nil), true},
+		"a Deployment's":                       {replicaSet(deploymentRef), false},
+	} {
+		got, err := trimForeignReplicaSet(tc.rs.DeepCopy())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs := got.(*appsv1.ReplicaSet)
+		if kept := rs.Spec.Replicas != nil; kept != tc.whole {
+			t.Errorf("%s ReplicaSet: spec kept %v, want %v", name, kept, tc.whole)
+		}
+		if metav1.GetControllerOf(rs) == nil && tc.rs.OwnerReferences != nil {
+			t.Errorf("%s ReplicaSet lost its owner", name)
+		}
+	}
+}
