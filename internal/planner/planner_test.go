@@ -78,13 +78,13 @@ func TestRolling(t *testing.T) {
 		wantScale  []string
 	}{
 		{
-			name: "hellok8s v1→v2, surge 1 unavailable 1: create with 1, scale v1 to 2 in the same step",
+			name: "hellok8s v1→v2, surge 1 unavailable 1: create with 1, scale v1 to 2 and the new one to 2 in the same step",
 			ro:   rollout(3, i1, i1, "v2"),
 			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
 				return []*appsv1.ReplicaSet{rs(ro, "v1", 0, 1, 3, 3)}
 			},
 			wantCreate: 1,
-			wantScale:  []string{"web-v1 3→2"},
+			wantScale:  []string{"web-v1 3→2", "web-569858f45d 1→2"},
 		},
 		{
 			name: "surge 1, unavailable 0: add one new pod first, keep every old one",
@@ -95,13 +95,13 @@ func TestRolling(t *testing.T) {
 			wantCreate: 1,
 		},
 		{
-			name: "surge 0, unavailable 1: new starts empty, one old pod goes",
+			name: "surge 0, unavailable 1: new starts empty, one old pod goes, the new one takes its place",
 			ro:   rollout(3, i0, i1, "v2"),
 			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
 				return []*appsv1.ReplicaSet{rs(ro, "v1", 0, 1, 3, 3)}
 			},
 			wantCreate: 0,
-			wantScale:  []string{"web-v1 3→2"},
+			wantScale:  []string{"web-v1 3→2", "web-569858f45d 0→1"},
 		},
 		{
 			name:  "new pod not yet available: no old pod may go",
@@ -113,14 +113,14 @@ func TestRolling(t *testing.T) {
 			wantCreate: -1,
 		},
 		{
-			name:  "new pod available: one old pod goes",
+			name:  "new pod available: one old pod goes, the new ReplicaSet takes the room at once",
 			ro:    rollout(3, i1, i0, "v2"),
 			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet { return rs(ro, "v2", 1, 2, 1, 1) },
 			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
 				return []*appsv1.ReplicaSet{rs(ro, "v1", 0, 1, 3, 3)}
 			},
 			wantCreate: -1,
-			wantScale:  []string{"web-v1 3→2"},
+			wantScale:  []string{"web-v1 3→2", "web-v2 1→2"},
 		},
 		{
 			name:  "room under the surge: the new ReplicaSet grows before old ones shrink",
@@ -140,8 +140,9 @@ func TestRolling(t *testing.T) {
 				return []*appsv1.ReplicaSet{rs(ro, "v1", 0, 1, 2, 1), rs(ro, "v2", 1, 2, 2, 2)}
 			},
 			wantCreate: -1,
-			// 5 pods, min available 3, 1 new unavailable: 1 may go; v1's unavailable pod goes.
-			wantScale: []string{"web-v1 2→1"},
+			// 5 pods, min available 3, 1 new unavailable: 1 may go; v1's unavailable pod goes,
+			// and v3 takes its place.
+			wantScale: []string{"web-v1 2→1", "web-v3 1→2"},
 		},
 		{
 			name: "both bounds 0% rounds to unavailable 1",
@@ -150,7 +151,7 @@ func TestRolling(t *testing.T) {
 				return []*appsv1.ReplicaSet{rs(ro, "v1", 0, 1, 3, 3)}
 			},
 			wantCreate: 0,
-			wantScale:  []string{"web-v1 3→2"},
+			wantScale:  []string{"web-v1 3→2", "web-569858f45d 0→1"},
 		},
 		{
 			name: "100% surge: the whole new size at once",

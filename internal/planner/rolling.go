@@ -54,10 +54,22 @@ func (p *planning) rollBack() {
 }
 
 // rollToward makes one move of a rolling update: grow scales up toward growTo, or else the
-// ReplicaSets of shrink scale down, never below floor pods between them. It reports whether
-// it scaled anything.
+// ReplicaSets of shrink scale down, never below floor pods between them, and grow then takes
+// the room the shrink made at once. It reports whether it scaled anything.
+//
+// Deployment takes that room one sync later, after the watch event of its own scale-down: a
+// round trip per wave that only waits for news the plan already has. The steps apply in
+// order, so the ReplicaSets' sum never passes replicas + maxSurge in between, and growing
+// adds no unavailable pod the availability bound has not already paid for.
 func (p *planning) rollToward(grow *appsv1.ReplicaSet, growTo int32, shrink []*appsv1.ReplicaSet, floor int32) bool {
-	return p.growToward(grow, growTo) || p.shrinkToward(grow, shrink, floor)
+	if p.growToward(grow, growTo) {
+		return true
+	}
+	if !p.shrinkToward(grow, shrink, floor) {
+		return false
+	}
+	p.growToward(grow, growTo)
+	return true
 }
 
 // growToward scales rs up toward growTo as far as replicas + maxSurge allows, counting every
