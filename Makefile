@@ -16,6 +16,7 @@ KWOK := $(LOCALBIN)/kwok-$(KWOK_VERSION)
 CLUSTER_TOOLS_STAMP := $(LOCALBIN)/.cluster-tools-$(shell cat test/cluster/tools/go.mod test/cluster/tools/go.sum | sha256sum | cut -c1-16)
 # -count=1: the cluster tests read inputs Go cannot track (kubectl kustomize, the binaries).
 GO_TEST_FLAGS ?= -timeout 45m -count=1
+BENCH_FLAGS ?=
 # Fuzz budgets as execution counts: a duration -fuzztime races Go's fuzz coordinator
 # (golang/go#75804, unfixed in go1.26) and fails spuriously with "context deadline exceeded".
 FUZZ_ROLLOUTS ?= 20000x
@@ -67,6 +68,10 @@ fuzz: ## Run each fuzz target for a fixed number of executions; failures are kep
 .PHONY: test-differential
 test-differential: tools ## The full differential matrix against the built-in Deployment controller.
 	STEPWISE_DIFFERENTIAL=full go test -timeout 60m -run TestDifferentialAgainstDeployment -v ./internal/controller/rollout/
+
+.PHONY: bench
+bench: tools ## Benchmark Stepwise against the built-in Deployment controller (about 40 min; BENCH_FLAGS="-matrix full" for every case); results in bench/results/.
+	go run ./test/bench/cmd/bench -out bench/results $(BENCH_FLAGS)
 
 .PHONY: test-unit
 test-unit: ## Pure packages only, no cluster.

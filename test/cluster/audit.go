@@ -1,9 +1,10 @@
 package cluster
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 
@@ -16,39 +17,58 @@ type Permission struct{ Group, Resource, Verb string }
 
 func (p Permission) String() string { return fmt.Sprintf("%s %s.%s", p.Verb, p.Resource, p.Group) }
 
-// auditEvent is the part of an audit.k8s.io/v1 Event that matters here.
-type auditEvent struct {
-	Stage string `json:"stage"`
-	Verb  string `json:"verb"`
-	User  struct {
+// AuditEvent is the part of an audit.k8s.io/v1 Event that matters here.
+type AuditEvent struct {
+	Verb string `json:"verb"`
+	User struct {
 		Username string `json:"username"`
 	} `json:"user"`
+	UserAgent string `json:"userAgent"`
 	ObjectRef *struct {
 		Resource    string `json:"resource"`
 		Subresource string `json:"subresource"`
 		APIGroup    string `json:"apiGroup"`
+		Namespace   string `json:"namespace"`
 	} `json:"objectRef"`
 	Annotations map[string]string `json:"annotations"`
+}
+
+// ReadAuditLog calls visit for each complete event of the audit log from byte offset from
+// on, and returns the offset after the last one: a line the API server is still writing is
+// left for the next read.
+func (c *Cluster) ReadAuditLog(from int64, visit func(*AuditEvent)) (int64, error) {
+	f, err := os.Open(c.AuditLogPath())
+	if err != nil {
+		return from, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return from, err
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return from, err
+	}
+	data = data[:bytes.LastIndexByte(data, '\n')+1]
+	offset := from
+	for line := range bytes.Lines(data) {
+		var ev AuditEvent
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return offset, fmt.Errorf("reading the audit log at byte %d: %w", offset, err)
+		}
+		offset += int64(len(line))
+		visit(&ev)
+	}
+	return offset, nil
 }
 
 // AuditedPermissions reads the audit log of Options.AuditUser: the permissions its requests
 // used, and the requests the API server refused as forbidden.
 func (c *Cluster) AuditedPermissions() (used map[Permission]bool, forbidden []string, err error) {
-	f, err := os.Open(c.AuditLogPath())
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
 	used = map[Permission]bool{}
-	scanner := bufio.NewScanner(f)
-	scanner.Buffer(make([]byte, 1<<20), 1<<24)
-	for scanner.Scan() {
-		var ev auditEvent
-		if err := json.Unmarshal(scanner.Bytes(), &ev); err != nil {
-			return nil, nil, fmt.Errorf("reading the audit log: %w", err)
-		}
+	_, err = c.ReadAuditLog(0, func(ev *AuditEvent) {
 		if ev.ObjectRef == nil || ev.User.Username != c.opts.AuditUser {
-			continue
+			return
 		}
 		resource := ev.ObjectRef.Resource
 		if ev.ObjectRef.Subresource != "" {
@@ -58,11 +78,11 @@ func (c *Cluster) AuditedPermissions() (used map[Permission]bool, forbidden []st
 		// RBAC's verdict, not any 403 (a terminating namespace refuses creates with 403 too).
 		if ev.Annotations["authorization.k8s.io/decision"] == "forbid" {
 			forbidden = append(forbidden, p.String())
-			continue
+			return
 		}
 		used[p] = true
-	}
-	return used, forbidden, scanner.Err()
+	})
+	return used, forbidden, err
 }
 
 // GrantedPermissions lists what a ClusterRole manifest grants, one Permission per verb.

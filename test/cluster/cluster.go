@@ -52,7 +52,17 @@ type Options struct {
 	// AuditUser, when set, makes the API server log every request of that user (metadata
 	// level, JSON lines) to AuditLogPath().
 	AuditUser string
+	// AuditWrites makes the API server log every write request of every client (metadata
+	// level) to AuditLogPath(). It excludes AuditUser.
+	AuditWrites bool
+	// SeparateDeploymentController runs the built-in Deployment controller in a
+	// kube-controller-manager process of its own, named DeploymentControllerProcess, so that
+	// its CPU and memory can be measured apart from the ReplicaSet controller's.
+	SeparateDeploymentController bool
 }
+
+// DeploymentControllerProcess names the process of Options.SeparateDeploymentController.
+const DeploymentControllerProcess = "deployment-controller"
 
 // Cluster is a running local cluster.
 type Cluster struct {
@@ -116,7 +126,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
 	if err != nil {
 		return nil, fmt.Errorf("writing certificates: %w", err)
 	}
-	ports, err := freePorts(3)
+	ports, err := FreePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -148,9 +158,16 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
 		"--disable-admission-plugins=ServiceAccount",
 		"--allow-privileged=true",
 	}
-	if opts.AuditUser != "" {
+	if opts.AuditUser != "" && opts.AuditWrites {
+		return nil, errors.New("cluster options: AuditUser and AuditWrites exclude each other")
+	}
+	if opts.AuditUser != "" || opts.AuditWrites {
 		policy := filepath.Join(dir, "audit-policy.yaml")
-		rules := fmt.Sprintf("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n  users: [%q]\n- level: None\n", opts.AuditUser)
+		rule := fmt.Sprintf("users: [%q]", opts.AuditUser)
+		if opts.AuditWrites {
+			rule = "verbs: [create, update, patch, delete, deletecollection]"
+		}
+		rules := "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n  " + rule + "\n- level: None\n"
 		if err := os.WriteFile(policy, []byte(rules), 0o600); err != nil {
 			return nil, err
 		}
@@ -172,17 +189,21 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
 		return nil, err
 	}
 
-	kcmArgs := []string{
-		"--kubeconfig=" + c.Kubeconfig, "--controllers=" + Controllers,
-		"--leader-elect=false", "--secure-port=0",
-	}
+	kcmArgs := []string{"--kubeconfig=" + c.Kubeconfig, "--leader-elect=false", "--secure-port=0"}
 	if opts.ControllerManagerQPS > 0 {
 		kcmArgs = append(kcmArgs, "--kube-api-qps="+strconv.Itoa(opts.ControllerManagerQPS))
 	}
 	if opts.ControllerManagerBurst > 0 {
 		kcmArgs = append(kcmArgs, "--kube-api-burst="+strconv.Itoa(opts.ControllerManagerBurst))
 	}
-	if err := c.start("kube-controller-manager", kcmArgs...); err != nil {
+	controllers := Controllers
+	if opts.SeparateDeploymentController {
+		controllers = strings.TrimSuffix(Controllers, ",deployment")
+		if err := c.startBinary(DeploymentControllerProcess, "kube-controller-manager", append(kcmArgs, "--controllers=deployment")...); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.start("kube-controller-manager", append(kcmArgs, "--controllers="+controllers)...); err != nil {
 		return nil, err
 	}
 	if err := c.start("kube-scheduler", "--kubeconfig="+c.Kubeconfig, "--leader-elect=false", "--secure-port=0"); err != nil {
@@ -207,7 +228,12 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
 	return c, nil
 }
 
-// AuditLogPath is where the API server writes the audit log of Options.AuditUser.
+// PID returns the process id of a component ("kube-apiserver", DeploymentControllerProcess,
+// ...), or 0 when it does not run.
+func (c *Cluster) PID(name string) int { return c.state.PIDs[name] }
+
+// AuditLogPath is where the API server writes the audit log of Options.AuditUser or
+// Options.AuditWrites.
 func (c *Cluster) AuditLogPath() string { return filepath.Join(c.Dir, "logs", "audit.log") }
 
 // Attach finds the detached cluster whose files are in dir.
@@ -242,7 +268,7 @@ func (c *Cluster) Healthy(ctx context.Context) bool {
 func (c *Cluster) Stop() error {
 	var errs []error
 	// Reverse start order: the API server outlives its clients, etcd outlives the API server.
-	for _, name := range []string{"kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"} {
+	for _, name := range []string{"kwok", "kube-scheduler", DeploymentControllerProcess, "kube-controller-manager", "kube-apiserver", "etcd"} {
 		if err := c.kill(name); err != nil {
 			errs = append(errs, err)
 		}
@@ -271,12 +297,17 @@ func (c *Cluster) RestartAPIServer(ctx context.Context) error {
 }
 
 func (c *Cluster) start(name string, args ...string) error {
+	return c.startBinary(name, name, args...)
+}
+
+// startBinary starts process name from the component binary.
+func (c *Cluster) startBinary(name, binary string, args ...string) error {
 	logFile, err := os.OpenFile(filepath.Join(c.Dir, "logs", name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
 	defer logFile.Close() // the child keeps its own descriptor
-	cmd := exec.Command(filepath.Join(c.opts.BinDir, name), args...)
+	cmd := exec.Command(filepath.Join(c.opts.BinDir, binary), args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Its own process group, so a Ctrl-C in the terminal of `make cluster-up` does not reach
 	// it; without Detach it dies with this process.
@@ -403,7 +434,8 @@ func writeKubeconfig(path, server string, certs *certificates) error {
 	return clientcmd.WriteToFile(*cfg, path)
 }
 
-func freePorts(n int) ([]int, error) {
+// FreePorts returns n loopback ports that were free a moment ago.
+func FreePorts(n int) ([]int, error) {
 	var ports []int
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -81,21 +81,31 @@ type Observer struct {
 	pods       map[string]*corev1.Pod
 	states     []State
 	violations []string
-	cancel     context.CancelFunc
+	stop       func()
 }
 
 // Start watches namespace ns until Stop.
 func Start(cs kubernetes.Interface, ns string) (*Observer, error) {
+	o := &Observer{rss: map[string]*appsv1.ReplicaSet{}, pods: map[string]*corev1.Pod{}}
+	stop, err := Watch(cs, ns, func(_, obj any, deleted bool) { o.record(obj, deleted) })
+	if err != nil {
+		return nil, err
+	}
+	o.stop = stop
+	return o, nil
+}
+
+// Watch calls record for every add, update and delete of a ReplicaSet or pod of namespace ns
+// (old is the previous version for an update, else nil; obj may be a
+// cache.DeletedFinalStateUnknown), from the initial list on, until stop is called.
+func Watch(cs kubernetes.Interface, ns string, record func(old, obj any, deleted bool)) (stop func(), err error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	o := &Observer{rss: map[string]*appsv1.ReplicaSet{}, pods: map[string]*corev1.Pod{}, cancel: cancel}
 	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns))
-	rsInformer := factory.Apps().V1().ReplicaSets().Informer()
-	podInformer := factory.Core().V1().Pods().Informer()
-	for _, inf := range []cache.SharedIndexInformer{rsInformer, podInformer} {
+	for _, inf := range []cache.SharedIndexInformer{factory.Apps().V1().ReplicaSets().Informer(), factory.Core().V1().Pods().Informer()} {
 		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { o.record(obj, false) },
-			UpdateFunc: func(_, obj any) { o.record(obj, false) },
-			DeleteFunc: func(obj any) { o.record(obj, true) },
+			AddFunc:    func(obj any) { record(nil, obj, false) },
+			UpdateFunc: func(old, obj any) { record(old, obj, false) },
+			DeleteFunc: func(obj any) { record(nil, obj, true) },
 		}); err != nil {
 			cancel()
 			return nil, err
@@ -105,14 +115,14 @@ func Start(cs kubernetes.Interface, ns string) (*Observer, error) {
 	for typ, synced := range factory.WaitForCacheSync(ctx.Done()) {
 		if !synced {
 			cancel()
-			return nil, fmt.Errorf("observer cache for %v did not sync", typ)
+			return nil, fmt.Errorf("watch cache for %v did not sync", typ)
 		}
 	}
-	return o, nil
+	return cancel, nil
 }
 
 // Stop ends the watch.
-func (o *Observer) Stop() { o.cancel() }
+func (o *Observer) Stop() { o.stop() }
 
 // SetBounds sets the bounds checked from now on (and checks the current state against them).
 func (o *Observer) SetBounds(b Bounds) {
@@ -147,10 +157,13 @@ func (o *Observer) record(obj any, deleted bool) {
 	o.check(st)
 }
 
-func (o *Observer) snapshot() State {
-	st := State{At: time.Now()}
+func (o *Observer) snapshot() State { return StateOf(time.Now(), o.rss, o.pods) }
+
+// StateOf is the state at of the ReplicaSets rss and the pods they control (by name).
+func StateOf(at time.Time, rss map[string]*appsv1.ReplicaSet, pods map[string]*corev1.Pod) State {
+	st := State{At: at}
 	byUID := map[string]int{} // index into st.ReplicaSets
-	for _, rs := range o.rss {
+	for _, rs := range rss {
 		s := ReplicaSetState{Name: rs.Name, Revision: rs.Annotations["stepwise.dev/revision"]}
 		if rs.Spec.Replicas != nil {
 			s.Desired = *rs.Spec.Replicas
@@ -161,7 +174,7 @@ func (o *Observer) snapshot() State {
 		byUID[string(rs.UID)] = len(st.ReplicaSets)
 		st.ReplicaSets = append(st.ReplicaSets, s)
 	}
-	for _, p := range o.pods {
+	for _, p := range pods {
 		ref := metav1.GetControllerOf(p)
 		if ref == nil {
 			continue
@@ -183,17 +196,20 @@ func (o *Observer) snapshot() State {
 	return st
 }
 
-func (o *Observer) check(st State) {
-	b := o.bounds
+func (o *Observer) check(st State) { o.violations = append(o.violations, o.bounds.Check(st)...) }
+
+// Check returns the bounds st breaks.
+func (b Bounds) Check(st State) []string {
+	var violations []string
 	desired, counted, ready := st.Totals()
 	if b.MaxReplicas > 0 && desired > b.MaxReplicas {
-		o.violations = append(o.violations, fmt.Sprintf("%d desired replicas > %d: %s", desired, b.MaxReplicas, st))
+		violations = append(violations, fmt.Sprintf("%d desired replicas > %d: %s", desired, b.MaxReplicas, st))
 	}
 	if b.MaxReplicas > 0 && counted > b.MaxReplicas {
-		o.violations = append(o.violations, fmt.Sprintf("%d pods > %d: %s", counted, b.MaxReplicas, st))
+		violations = append(violations, fmt.Sprintf("%d pods > %d: %s", counted, b.MaxReplicas, st))
 	}
 	if ready < b.MinAvailable {
-		o.violations = append(o.violations, fmt.Sprintf("%d available pods < %d: %s", ready, b.MinAvailable, st))
+		violations = append(violations, fmt.Sprintf("%d available pods < %d: %s", ready, b.MinAvailable, st))
 	}
 	if b.Exclusive {
 		withPods := 0
@@ -203,9 +219,10 @@ func (o *Observer) check(st State) {
 			}
 		}
 		if withPods > 1 {
-			o.violations = append(o.violations, "pods of two ReplicaSets at once: "+st.String())
+			violations = append(violations, "pods of two ReplicaSets at once: "+st.String())
 		}
 	}
+	return violations
 }
 
 // Violations returns every bound broken so far.

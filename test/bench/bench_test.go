@@ -1,0 +1,131 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// TestSmoke runs the smallest benchmark end to end, so that make bench cannot rot: both
+// controllers roll the same case out on a real cluster, every figure is measured, and the
+// report files are written. It checks that figures exist, never what they are.
+func TestSmoke(t *testing.T) {
+	out := t.TempDir()
+	var log bytes.Buffer
+	report, err := Run(context.Background(), Options{Out: out, Matrix: "smoke", Profiles: Profiles[:1], Idle: []int{20}, Log: &log})
+	t.Log(log.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(report.Cases) != 1 || len(report.Idle) != 1 {
+		t.Fatalf("got %d cases and %d idle results, want 1 and 1", len(report.Cases), len(report.Idle))
+	}
+	for ctrl, m := range map[Controller]Measure{Deployment: report.Cases[0].Deployment, Stepwise: report.Cases[0].Stepwise} {
+		if m.TimedOut || m.CompletionSeconds <= 0 {
+			t.Errorf("%s: no completion time: %+v", ctrl, m)
+		}
+		if m.Violations != 0 {
+			t.Errorf("%s broke a bound: %s", ctrl, m.FirstViolation)
+		}
+		if m.Decisions == 0 || m.DecisionP99Ms < m.DecisionP50Ms {
+			t.Errorf("%s: decision latencies %d, p50 %v, p99 %v", ctrl, m.Decisions, m.DecisionP50Ms, m.DecisionP99Ms)
+		}
+		if m.ControllerWritesPerPod <= 0 || m.WritesPerPod["replicaset-controller"] <= 0 {
+			t.Errorf("%s: writes per pod not counted: %v", ctrl, m.WritesPerPod)
+		}
+		if m.CPUSeconds <= 0 || m.PeakRSSMB <= 0 {
+			t.Errorf("%s: CPU %v s, peak RSS %v MiB", ctrl, m.CPUSeconds, m.PeakRSSMB)
+		}
+	}
+	if idle := report.Idle[0]; idle.Rollouts != 20 || idle.ResyncSeconds <= 0 || idle.RSSMB <= 0 {
+		t.Errorf("idle result %+v", idle)
+	}
+
+	data, err := os.ReadFile(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var written Report
+	if err := json.Unmarshal(data, &written); err != nil || len(written.Cases) != 1 {
+		t.Errorf("results.json: %v, %d cases", err, len(written.Cases))
+	}
+	md, err := os.ReadFile(filepath.Join(out, "results.md"))
+	if err != nil || !strings.Contains(string(md), report.Cases[0].Case) {
+		t.Errorf("results.md lacks the case (%v):\n%s", err, md)
+	}
+	f, err := os.Open(filepath.Join(out, "completion.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := png.Decode(f); err != nil {
+		t.Errorf("completion.png: %v", err)
+	}
+}
+
+func TestCaseArithmetic(t *testing.T) {
+	for _, tc := range []struct {
+		c                  Case
+		surge, unavailable int32
+		lowerBound         time.Duration
+	}{
+		// 25% of 10: surge rounds up to 3, unavailable down to 2; 2 waves.
+		{Case{Replicas: 10, MaxSurge: quarter, MaxUnavailable: quarter, ReadyDelay: time.Second}, 3, 2, 2 * time.Second},
+		{Case{Replicas: 100, MaxSurge: one, MaxUnavailable: zero, ReadyDelay: time.Second}, 1, 0, 100 * time.Second},
+		// Both 0 would never progress: a Deployment takes maxUnavailable 1.
+		{Case{Replicas: 3, MaxSurge: zero, MaxUnavailable: intstr.FromString("10%"), ReadyDelay: time.Second}, 0, 1, 3 * time.Second},
+		{Case{Replicas: 1000, MaxSurge: quarter, MaxUnavailable: quarter}, 250, 250, 0},
+	} {
+		surge, unavailable := tc.c.Bounds()
+		if surge != tc.surge || unavailable != tc.unavailable || tc.c.LowerBound() != tc.lowerBound {
+			t.Errorf("%s: bounds %d/%d, lower bound %s; want %d/%d, %s", tc.c, surge, unavailable, tc.c.LowerBound(), tc.surge, tc.unavailable, tc.lowerBound)
+		}
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var ds []time.Duration
+	for i := 100; i >= 1; i-- {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	if p50, p99 := percentileMs(ds, 50), percentileMs(ds, 99); p50 != 50 || p99 != 99 {
+		t.Errorf("p50 %v, p99 %v; want 50, 99", p50, p99)
+	}
+	if p := percentileMs(ds[:1], 99); p != 100 {
+		t.Errorf("one sample: p99 %v, want 100", p)
+	}
+	if p := percentileMs(nil, 50); p != 0 {
+		t.Errorf("no samples: %v", p)
+	}
+}
+
+func TestClientOf(t *testing.T) {
+	for ua, want := range map[string]string{
+		"kube-controller-manager/v0.0.0 (linux/amd64) kubernetes/$Format/deployment-controller": "deployment-controller",
+		"kube-controller-manager/v0.0.0 (linux/amd64) kubernetes/$Format/replicaset-controller": "replicaset-controller",
+		"stepwise-controller/v0.0.0 (linux/amd64) kubernetes/$Format":                           "stepwise-controller",
+		"kwok/v0.8.0": "kwok",
+	} {
+		if got := clientOf(ua); got != want {
+			t.Errorf("clientOf(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}
+
+func TestSample(t *testing.T) {
+	series, v, ok := sample(`workqueue_depth{controller="rollout",name="rollout"} 3`)
+	if !ok || series != `workqueue_depth{controller="rollout",name="rollout"}` || v != 3 {
+		t.Errorf("got %q %v %v", series, v, ok)
+	}
+	if _, _, ok := sample("# HELP workqueue_depth Current depth"); ok {
+		t.Error("a comment parsed as a sample")
+	}
+}

@@ -1,0 +1,71 @@
+// Command bench runs the benchmark of Stepwise against the built-in Deployment controller on
+// the local cluster (make bench) and writes results.json, results.md and completion.png.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/stepwise-dev/stepwise/test/bench"
+)
+
+func main() {
+	out := flag.String("out", "bench/results", "Directory of the results.")
+	matrix := flag.String("matrix", "standard", "Cases: smoke, standard or full.")
+	only := flag.String("cases", "", "Run only the cases whose name matches this regular expression, e.g. 'n=100 ' or '^$' for none.")
+	profiles := flag.String("profiles", "default,fast", "kube-controller-manager rate-limit profiles, in order: default (20/30 QPS), fast (500/500).")
+	idle := flag.String("idle", "1000,10000", "Numbers of idle Rollouts whose full resync is measured (in the last profile); empty for none.")
+	flag.Parse()
+
+	opts := bench.Options{Out: *out, Matrix: *matrix, Log: os.Stdout}
+	if *only != "" {
+		re, err := regexp.Compile(*only)
+		if err != nil {
+			fail(fmt.Errorf("-cases: %w", err))
+		}
+		opts.Only = re
+	}
+	for _, name := range strings.Split(*profiles, ",") {
+		p, err := profile(name)
+		if err != nil {
+			fail(err)
+		}
+		opts.Profiles = append(opts.Profiles, p)
+	}
+	for _, s := range strings.Split(*idle, ",") {
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			fail(fmt.Errorf("-idle: %q is not a positive number", s))
+		}
+		opts.Idle = append(opts.Idle, n)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if _, err := bench.Run(ctx, opts); err != nil {
+		fail(err)
+	}
+	fmt.Printf("results in %s/results.md\n", *out)
+}
+
+func profile(name string) (bench.Profile, error) {
+	for _, p := range bench.Profiles {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return bench.Profile{}, fmt.Errorf("-profiles: unknown profile %q (default, fast)", name)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}

@@ -1,0 +1,147 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// idle measures the controller with n idle Rollouts of one replica: the time a restarted
+// controller takes to reconcile every one of them once (a full resync), and its memory then.
+func (r *runner) idle(ctx context.Context, n int) (IdleResult, error) {
+	res := IdleResult{Rollouts: n}
+	ns := fmt.Sprintf("idle-%d", n)
+	if err := r.client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		return res, err
+	}
+	defer func() {
+		if err := r.deleteNamespace(context.WithoutCancel(ctx), ns); err != nil {
+			r.logf("cleaning up %s: %v", ns, err)
+		}
+	}()
+	w, err := startWatcher(r.kube, ns)
+	if err != nil {
+		return res, err
+	}
+	defer w.stop()
+	start := time.Now()
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("r%05d", i)
+	}
+	c := Case{Replicas: 1, MaxSurge: quarter, MaxUnavailable: quarter}
+	if err := r.createAll(ctx, ns, names, c); err != nil {
+		return res, err
+	}
+	timeout := 5*time.Minute + time.Duration(20*n/r.profile.QPS)*time.Second
+	if err := waitFor(ctx, timeout, func() bool { return w.settled(names, 1) }); err != nil {
+		return res, fmt.Errorf("waiting for %d idle Rollouts to be available: %w", n, err)
+	}
+	res.SetupSeconds = time.Since(start).Seconds()
+
+	r.stopStepwise()
+	if err := r.startStepwise(); err != nil {
+		return res, err
+	}
+	restarted := time.Now()
+	var scrapeErr error
+	if err := waitFor(ctx, timeout, func() bool {
+		reconciles, depth, err := r.rolloutMetrics(ctx)
+		scrapeErr = err
+		return err == nil && reconciles >= float64(n) && depth == 0
+	}); err != nil {
+		return res, fmt.Errorf("waiting for the full resync (last scrape: %v): %w", scrapeErr, err)
+	}
+	res.ResyncSeconds = time.Since(restarted).Seconds()
+	pid := r.stepwise.Process.Pid
+	if res.RSSMB, err = memoryMB(pid, "VmRSS"); err != nil {
+		return res, err
+	}
+	if res.PeakRSSMB, err = memoryMB(pid, "VmHWM"); err != nil {
+		return res, err
+	}
+	res.CPUSeconds, err = cpuSeconds(pid)
+	return res, err
+}
+
+// createAll creates the Rollouts names of case c, a few requests at a time.
+func (r *runner) createAll(ctx context.Context, ns string, names []string, c Case) error {
+	const parallel = 8
+	next := make(chan string)
+	errs := make(chan error, parallel)
+	var wg sync.WaitGroup
+	for range parallel {
+		wg.Go(func() {
+			for name := range next {
+				if err := r.client.Create(ctx, workload(Stepwise, ns, name, c)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	var err error
+feed:
+	for _, name := range names {
+		select {
+		case next <- name:
+		case err = <-errs:
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err == nil && len(errs) > 0 {
+		err = <-errs
+	}
+	return err
+}
+
+// rolloutMetrics scrapes the controller: reconciles done and the work queue's depth.
+func (r *runner) rolloutMetrics(ctx context.Context) (reconciles, depth float64, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.metricsURL, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, 0, fmt.Errorf("GET %s: %s", r.metricsURL, resp.Status)
+	}
+	scanner := bufio.NewScanner(resp.Body)
+	for scanner.Scan() {
+		name, value, ok := sample(scanner.Text())
+		switch {
+		case !ok:
+		case strings.HasPrefix(name, `controller_runtime_reconcile_total{controller="rollout"`):
+			reconciles += value
+		case strings.HasPrefix(name, `workqueue_depth{controller="rollout"`):
+			depth += value
+		}
+	}
+	return reconciles, depth, scanner.Err()
+}
+
+// sample splits a Prometheus text-format line into series and value.
+func sample(line string) (series string, value float64, ok bool) {
+	if strings.HasPrefix(line, "#") {
+		return "", 0, false
+	}
+	i := strings.LastIndexByte(line, ' ')
+	if i < 0 {
+		return "", 0, false
+	}
+	v, err := strconv.ParseFloat(line[i+1:], 64)
+	return line[:i], v, err == nil
+}

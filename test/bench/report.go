@@ -1,0 +1,178 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Report is the outcome of a benchmark run, written as results.json and results.md.
+type Report struct {
+	Date      string       `json:"date"`
+	Commit    string       `json:"commit"`
+	GoVersion string       `json:"goVersion"`
+	CPUs      int          `json:"cpus"`
+	Matrix    string       `json:"matrix"`
+	Cases     []CaseResult `json:"cases"`
+	Idle      []IdleResult `json:"idle,omitempty"`
+}
+
+// CaseResult is one case through both controllers.
+type CaseResult struct {
+	Profile           string  `json:"profile"`
+	Case              string  `json:"case"`
+	Replicas          int32   `json:"replicas"`
+	Concurrent        int     `json:"concurrent"`
+	Strategy          string  `json:"strategy"`
+	ReadyDelaySeconds float64 `json:"readyDelaySeconds"`
+	// LowerBoundSeconds is ceil(replicas / (surge + unavailable)) × ready delay.
+	LowerBoundSeconds float64 `json:"lowerBoundSeconds"`
+	Deployment        Measure `json:"deployment"`
+	Stepwise          Measure `json:"stepwise"`
+}
+
+// Ratio is Stepwise's completion time over the Deployment controller's (0 when unknown).
+func (c CaseResult) Ratio() float64 {
+	if c.Deployment.TimedOut || c.Stepwise.TimedOut || c.Deployment.CompletionSeconds == 0 {
+		return 0
+	}
+	return c.Stepwise.CompletionSeconds / c.Deployment.CompletionSeconds
+}
+
+// Measure is one case through one controller.
+type Measure struct {
+	// CompletionSeconds runs from the template change to every new pod available and no old
+	// pod left (for concurrent rollouts, from the first change to the last completion).
+	CompletionSeconds float64 `json:"completionSeconds"`
+	TimedOut          bool    `json:"timedOut,omitempty"`
+	// Decisions are the scales that followed the new ReplicaSet reporting more available
+	// pods; P50/P99 of the time between the two, as the watcher saw them.
+	Decisions     int     `json:"decisions"`
+	DecisionP50Ms float64 `json:"decisionP50Ms"`
+	DecisionP99Ms float64 `json:"decisionP99Ms"`
+	// Violations of replicas+maxSurge (ReplicaSet sum, pods counted up to desired) and
+	// replicas-maxUnavailable available, checked on every observed state.
+	Violations     int    `json:"violations"`
+	FirstViolation string `json:"firstViolation,omitempty"`
+	// WritesPerPod are the API write requests on the case's namespace per replaced pod, by
+	// client (user agent); ControllerWritesPerPod is the rollout controller's.
+	WritesPerPod           map[string]float64 `json:"writesPerPod"`
+	ControllerWritesPerPod float64            `json:"controllerWritesPerPod"`
+	// CPUSeconds and PeakRSSMB are the rollout controller process's during the rollout;
+	// APIServerCPUSeconds the API server's, which serves both controllers alike.
+	CPUSeconds          float64 `json:"cpuSeconds"`
+	PeakRSSMB           float64 `json:"peakRSSMiB"`
+	APIServerCPUSeconds float64 `json:"apiServerCPUSeconds"`
+}
+
+// IdleResult is the controller with many idle Rollouts.
+type IdleResult struct {
+	Profile  string `json:"profile"`
+	Rollouts int    `json:"rollouts"`
+	// SetupSeconds is creating the Rollouts until each has one available pod.
+	SetupSeconds float64 `json:"setupSeconds"`
+	// ResyncSeconds is a restarted controller reconciling every Rollout once.
+	ResyncSeconds float64 `json:"resyncSeconds"`
+	RSSMB         float64 `json:"rssMiB"`
+	PeakRSSMB     float64 `json:"peakRSSMiB"`
+	CPUSeconds    float64 `json:"cpuSeconds"`
+}
+
+// Write writes results.json, results.md and completion.png to dir.
+func (r *Report) Write(dir string) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.md"), []byte(r.Markdown()), 0o644); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, "completion.png"))
+	if err != nil {
+		return err
+	}
+	if err := r.Chart(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Markdown renders the report as tables: Deployment / Stepwise in each cell.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Run %s at %s on %d CPUs (%s), matrix %q. Each cell: built-in Deployment controller / Stepwise.\n\n", r.Commit, r.Date, r.CPUs, r.GoVersion, r.Matrix)
+	b.WriteString("| # | profile | case | completion s | ratio | lower bound s | ×bound | decision p50 ms | decision p99 ms | violations | controller writes/pod | CPU s | peak RSS MiB | API server CPU s |\n")
+	b.WriteString("|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for i, c := range r.Cases {
+		d, s := c.Deployment, c.Stepwise
+		fmt.Fprintf(&b, "| %d | %s | %s | %s / %s | %s | %.0f | %s | %.1f / %.1f | %.1f / %.1f | %d / %d | %.2f / %.2f | %.2f / %.2f | %.0f / %.0f | %.1f / %.1f |\n",
+			i+1, c.Profile, c.Case, completion(d), completion(s), ratio(c.Ratio()), c.LowerBoundSeconds, boundRatio(c),
+			d.DecisionP50Ms, s.DecisionP50Ms, d.DecisionP99Ms, s.DecisionP99Ms, d.Violations, s.Violations,
+			d.ControllerWritesPerPod, s.ControllerWritesPerPod, d.CPUSeconds, s.CPUSeconds, d.PeakRSSMB, s.PeakRSSMB, d.APIServerCPUSeconds, s.APIServerCPUSeconds)
+	}
+	if len(r.Cases) > 0 {
+		b.WriteString("\nAPI writes per replaced pod by client (all clients, Deployment / Stepwise):\n\n")
+		b.WriteString("| # | " + strings.Join(r.clients(), " | ") + " |\n|--:|" + strings.Repeat("--:|", len(r.clients())) + "\n")
+		for i, c := range r.Cases {
+			fmt.Fprintf(&b, "| %d |", i+1)
+			for _, client := range r.clients() {
+				fmt.Fprintf(&b, " %.2f / %.2f |", c.Deployment.WritesPerPod[client], c.Stepwise.WritesPerPod[client])
+			}
+			b.WriteString("\n")
+		}
+	}
+	if len(r.Idle) > 0 {
+		b.WriteString("\nIdle Rollouts of one replica each (Stepwise only):\n\n")
+		b.WriteString("| profile | Rollouts | set-up s | full resync s | RSS MiB | peak RSS MiB | CPU s (resync) |\n|---|--:|--:|--:|--:|--:|--:|\n")
+		for _, i := range r.Idle {
+			fmt.Fprintf(&b, "| %s | %d | %.0f | %.2f | %.0f | %.0f | %.2f |\n", i.Profile, i.Rollouts, i.SetupSeconds, i.ResyncSeconds, i.RSSMB, i.PeakRSSMB, i.CPUSeconds)
+		}
+	}
+	return b.String()
+}
+
+// clients are the API clients that wrote in any case, sorted.
+func (r *Report) clients() []string {
+	seen := map[string]bool{}
+	for _, c := range r.Cases {
+		for _, m := range []Measure{c.Deployment, c.Stepwise} {
+			for client := range m.WritesPerPod {
+				seen[client] = true
+			}
+		}
+	}
+	var out []string
+	for client := range seen {
+		out = append(out, client)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func completion(m Measure) string {
+	if m.TimedOut {
+		return "timeout"
+	}
+	return fmt.Sprintf("%.2f", m.CompletionSeconds)
+}
+
+func ratio(v float64) string {
+	if v == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func boundRatio(c CaseResult) string {
+	if c.LowerBoundSeconds == 0 || c.Stepwise.TimedOut {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", c.Stepwise.CompletionSeconds/c.LowerBoundSeconds)
+}

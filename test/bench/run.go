@@ -1,0 +1,449 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/test/cluster"
+	"github.com/stepwise-dev/stepwise/test/observe"
+)
+
+// Options configure a benchmark run.
+type Options struct {
+	// Out is the directory of results.json, results.md, completion.png and logs/ (the
+	// controller's log per profile).
+	Out string
+	// Matrix names the cases (see Matrix).
+	Matrix string
+	// Only, when set, keeps the cases whose name it matches ("n=10 25%/25% ready=0s x1").
+	Only *regexp.Regexp
+	// Profiles run one after the other, each on a fresh cluster.
+	Profiles []Profile
+	// Idle are the numbers of idle Rollouts whose full resync is measured, in the last profile.
+	Idle []int
+	// Log receives progress lines.
+	Log io.Writer
+}
+
+// stepwiseClient is the user agent of the controller binary the benchmark builds.
+const stepwiseClient = "stepwise-controller"
+
+// clientOf names the API client of a request from its user agent: the binary, or for
+// kube-controller-manager the controller ("deployment-controller", "replicaset-controller").
+func clientOf(userAgent string) string {
+	binary, _, _ := strings.Cut(userAgent, "/")
+	if binary == "kube-controller-manager" {
+		return userAgent[strings.LastIndexByte(userAgent, '/')+1:]
+	}
+	return binary
+}
+
+// controllerClient is the API client of each controller under test.
+var controllerClient = map[Controller]string{Deployment: "deployment-controller", Stepwise: stepwiseClient}
+
+// Run runs every profile and writes the report to opts.Out.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	cases, err := Matrix(opts.Matrix)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Only != nil {
+		cases = slices.DeleteFunc(cases, func(c Case) bool { return !opts.Only.MatchString(c.String()) })
+	}
+	if err := os.MkdirAll(filepath.Join(opts.Out, "logs"), 0o755); err != nil {
+		return nil, err
+	}
+	report := &Report{Date: time.Now().UTC().Format(time.RFC3339), Matrix: opts.Matrix, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Commit: commit()}
+	binDir, err := os.MkdirTemp("", "stepwise-bench-bin-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(binDir)
+	bin, err := buildController(ctx, binDir)
+	if err != nil {
+		return nil, err
+	}
+	for i, profile := range opts.Profiles {
+		idle := []int(nil)
+		if i == len(opts.Profiles)-1 {
+			idle = opts.Idle
+		}
+		if err := runProfile(ctx, opts, bin, profile, cases, idle, report); err != nil {
+			return report, fmt.Errorf("profile %s: %w", profile.Name, err)
+		}
+	}
+	return report, report.Write(opts.Out)
+}
+
+func runProfile(ctx context.Context, opts Options, bin string, profile Profile, cases []Case, idle []int, report *Report) error {
+	dir, err := os.MkdirTemp("", "stepwise-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	c, err := cluster.Start(ctx, cluster.Options{
+		Dir: dir, ControllerManagerQPS: profile.QPS, ControllerManagerBurst: profile.Burst,
+		AuditWrites: true, SeparateDeploymentController: true,
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Stop()
+	root, err := cluster.RepoRoot()
+	if err != nil {
+		return err
+	}
+	if err := c.InstallCRDs(ctx, filepath.Join(root, "config", "crd")); err != nil {
+		return err
+	}
+	r, err := newRunner(opts, c, bin, profile)
+	if err != nil {
+		return err
+	}
+	if err := r.startStepwise(); err != nil {
+		return err
+	}
+	defer r.stopStepwise()
+	for i, cs := range cases {
+		result := CaseResult{
+			Profile: profile.Name, Case: cs.String(), Replicas: cs.Replicas, Concurrent: cs.Concurrent,
+			Strategy: cs.Strategy(), ReadyDelaySeconds: cs.ReadyDelay.Seconds(), LowerBoundSeconds: cs.LowerBound().Seconds(),
+		}
+		for _, ctrl := range []Controller{Deployment, Stepwise} {
+			m, err := r.runCase(ctx, ctrl, i, cs)
+			if err != nil {
+				return fmt.Errorf("%s through %s: %w", cs, ctrl, err)
+			}
+			r.logf("%-8s %-34s %-10s %7.2fs  decisions p50 %6.1fms p99 %6.1fms  violations %d  writes/pod %.2f  cpu %.2fs  rss %.0fMiB  apiserver cpu %.1fs%s",
+				profile.Name, cs, ctrl, m.CompletionSeconds, m.DecisionP50Ms, m.DecisionP99Ms, m.Violations, m.ControllerWritesPerPod, m.CPUSeconds, m.PeakRSSMB, m.APIServerCPUSeconds, timedOut(m))
+			if ctrl == Deployment {
+				result.Deployment = m
+			} else {
+				result.Stepwise = m
+			}
+		}
+		report.Cases = append(report.Cases, result)
+	}
+	for _, n := range idle {
+		res, err := r.idle(ctx, n)
+		if err != nil {
+			return fmt.Errorf("%d idle Rollouts: %w", n, err)
+		}
+		res.Profile = profile.Name
+		r.logf("%-8s %d idle Rollouts: set up in %.0fs, full resync %.2fs, RSS %.0fMiB (peak %.0fMiB), cpu %.2fs",
+			profile.Name, n, res.SetupSeconds, res.ResyncSeconds, res.RSSMB, res.PeakRSSMB, res.CPUSeconds)
+		report.Idle = append(report.Idle, res)
+	}
+	return nil
+}
+
+func timedOut(m Measure) string {
+	if m.TimedOut {
+		return "  TIMED OUT"
+	}
+	return ""
+}
+
+// runner runs cases on one cluster.
+type runner struct {
+	opts    Options
+	profile Profile
+	cluster *cluster.Cluster
+	kube    kubernetes.Interface
+	client  client.Client
+	bin     string
+	// The Stepwise controller process and its plain-HTTP metrics endpoint.
+	stepwise   *exec.Cmd
+	metricsURL string
+}
+
+func newRunner(opts Options, c *cluster.Cluster, bin string, profile Profile) (*runner, error) {
+	cfg := rest.CopyConfig(c.Config)
+	cfg.QPS, cfg.Burst, cfg.UserAgent = 1000, 2000, "stepwise-bench"
+	s := scheme.Scheme
+	if err := stepwisev1alpha1.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	cl, err := client.New(cfg, client.Options{Scheme: s})
+	if err != nil {
+		return nil, err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &runner{opts: opts, profile: profile, cluster: c, kube: kube, client: cl, bin: bin}, nil
+}
+
+func (r *runner) logf(format string, args ...any) {
+	if r.opts.Log != nil {
+		fmt.Fprintf(r.opts.Log, format+"\n", args...)
+	}
+}
+
+// buildController builds the controller into dir as users run it.
+func buildController(ctx context.Context, dir string) (string, error) {
+	root, err := cluster.RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, stepwiseClient)
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/manager")
+	build.Dir = root
+	if data, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the controller: %w\n%s", err, data)
+	}
+	return bin, nil
+}
+
+// startStepwise starts the controller with the profile's rate limit, a metrics endpoint and
+// pprof (logged, to profile a case by hand).
+func (r *runner) startStepwise() error {
+	ports, err := cluster.FreePorts(2)
+	if err != nil {
+		return err
+	}
+	addr, pprofAddr := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
+	r.metricsURL = "http://" + addr + "/metrics"
+	r.logf("stepwise-controller: metrics at %s, pprof at http://%s/debug/pprof/", r.metricsURL, pprofAddr)
+	logFile, err := os.OpenFile(filepath.Join(r.opts.Out, "logs", "stepwise-"+r.profile.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(r.bin, fmt.Sprintf("--kube-api-qps=%d", r.profile.QPS), fmt.Sprintf("--kube-api-burst=%d", r.profile.Burst),
+		"--metrics-bind-address="+addr, "--metrics-secure=false", "--pprof-bind-address="+pprofAddr, "--health-probe-bind-address=0")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+r.cluster.Kubeconfig)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the controller: %w", err)
+	}
+	r.stepwise = cmd
+	return nil
+}
+
+func (r *runner) stopStepwise() {
+	_ = r.stepwise.Process.Kill()
+	_ = r.stepwise.Wait()
+}
+
+func (r *runner) pid(ctrl Controller) int {
+	if ctrl == Deployment {
+		return r.cluster.PID(cluster.DeploymentControllerProcess)
+	}
+	return r.stepwise.Process.Pid
+}
+
+// caseTimeout bounds a phase of case c: generous, so that a slow machine reports slow
+// figures rather than no figures.
+func (r *runner) caseTimeout(c Case) time.Duration {
+	podOps := 4 * time.Duration(int(c.Replicas)*c.Concurrent/r.profile.QPS) * time.Second
+	return 3*time.Minute + 10*c.LowerBound() + podOps
+}
+
+// runCase rolls c out through ctrl in a namespace of its own and measures it.
+func (r *runner) runCase(ctx context.Context, ctrl Controller, index int, c Case) (Measure, error) {
+	ns := fmt.Sprintf("bench-%d-%s", index, ctrl)
+	if err := r.client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		return Measure{}, err
+	}
+	defer func() {
+		if err := r.deleteNamespace(context.WithoutCancel(ctx), ns); err != nil {
+			r.logf("cleaning up %s: %v", ns, err)
+		}
+	}()
+	w, err := startWatcher(r.kube, ns)
+	if err != nil {
+		return Measure{}, err
+	}
+	defer w.stop()
+	names := make([]string, c.Concurrent)
+	for i := range names {
+		names[i] = fmt.Sprintf("r%03d", i)
+		if err := r.client.Create(ctx, workload(ctrl, ns, names[i], c)); err != nil {
+			return Measure{}, err
+		}
+	}
+	timeout := r.caseTimeout(c)
+	if err := waitFor(ctx, timeout, func() bool { return w.settled(names, c.Replicas) }); err != nil {
+		return Measure{}, fmt.Errorf("waiting for %d ready pods of %s: %w", c.Replicas, oldImage, err)
+	}
+
+	use, err := startUsage(r.pid(ctrl))
+	if err != nil {
+		return Measure{}, err
+	}
+	apiServerCPU, err := cpuSeconds(r.cluster.PID("kube-apiserver"))
+	if err != nil {
+		return Measure{}, err
+	}
+	auditFrom, err := fileSize(r.cluster.AuditLogPath())
+	if err != nil {
+		return Measure{}, err
+	}
+	surge, unavailable := c.Bounds()
+	bounds := observe.Bounds{MaxReplicas: c.Replicas + surge, MinAvailable: c.Replicas - unavailable}
+	for _, name := range names {
+		w.arm(name, bounds, c.Replicas, newImage)
+		obj := empty(ctrl)
+		obj.SetNamespace(ns)
+		obj.SetName(name)
+		if err := r.client.Patch(ctx, obj, client.RawPatch(types.JSONPatchType, changeImage)); err != nil {
+			return Measure{}, err
+		}
+	}
+	var m Measure
+	if err := waitFor(ctx, timeout, func() bool { return w.complete(names) }); err != nil {
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return Measure{}, err
+		}
+		m.TimedOut = true
+	} else if err := r.waitReported(ctx, ctrl, ns, names, c.Replicas); err != nil {
+		return Measure{}, err
+	}
+	if m.CPUSeconds, m.PeakRSSMB, err = use.end(); err != nil {
+		return Measure{}, err
+	}
+	apiServerCPUEnd, err := cpuSeconds(r.cluster.PID("kube-apiserver"))
+	if err != nil {
+		return Measure{}, err
+	}
+	m.APIServerCPUSeconds = apiServerCPUEnd - apiServerCPU
+	out := w.outcome(names)
+	if !m.TimedOut {
+		m.CompletionSeconds = out.last.Sub(out.first).Seconds()
+	}
+	m.Decisions = len(out.decisions)
+	m.DecisionP50Ms, m.DecisionP99Ms = percentileMs(out.decisions, 50), percentileMs(out.decisions, 99)
+	m.Violations = len(out.violations)
+	if len(out.violations) > 0 {
+		m.FirstViolation = out.violations[0]
+	}
+	replaced := float64(int(c.Replicas) * c.Concurrent)
+	writes, err := r.writesByClient(auditFrom, ns)
+	if err != nil {
+		return Measure{}, err
+	}
+	m.WritesPerPod = map[string]float64{}
+	for client, n := range writes {
+		m.WritesPerPod[client] = float64(n) / replaced
+	}
+	m.ControllerWritesPerPod = m.WritesPerPod[controllerClient[ctrl]]
+	return m, nil
+}
+
+// waitReported waits until every workload's own status reports the rollout done, so that
+// the controllers' last status writes are in the audit log before it is read.
+func (r *runner) waitReported(ctx context.Context, ctrl Controller, ns string, names []string, replicas int32) error {
+	return waitFor(ctx, time.Minute, func() bool {
+		for _, name := range names {
+			obj := empty(ctrl)
+			if err := r.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+				return false
+			}
+			if done, err := reportsComplete(obj, replicas); err != nil || !done {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// writesByClient counts the write requests on namespace ns in the audit log after offset.
+func (r *runner) writesByClient(offset int64, ns string) (map[string]int, error) {
+	counts := map[string]int{}
+	_, err := r.cluster.ReadAuditLog(offset, func(ev *cluster.AuditEvent) {
+		if ev.ObjectRef != nil && ev.ObjectRef.Namespace == ns {
+			counts[clientOf(ev.UserAgent)]++
+		}
+	})
+	return counts, err
+}
+
+// deleteNamespace removes a case's objects quickly (pods without grace: the controllers are
+// done with them) and waits until the namespace is gone.
+func (r *runner) deleteNamespace(ctx context.Context, ns string) error {
+	background := client.PropagationPolicy(metav1.DeletePropagationBackground)
+	for _, obj := range []client.Object{&appsv1.Deployment{}, &stepwisev1alpha1.Rollout{}, &appsv1.ReplicaSet{}} {
+		if err := r.client.DeleteAllOf(ctx, obj, client.InNamespace(ns), background); err != nil {
+			return err
+		}
+	}
+	if err := r.client.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(ns), client.GracePeriodSeconds(0)); err != nil {
+		return err
+	}
+	if err := r.client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		return err
+	}
+	return waitFor(ctx, 10*time.Minute, func() bool {
+		err := r.client.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{})
+		return apierrors.IsNotFound(err)
+	})
+}
+
+// waitFor polls cond every 100 ms until it holds or timeout passes.
+func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error {
+	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
+		return cond(), nil
+	})
+}
+
+func fileSize(path string) (int64, error) {
+	info, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return info.Size(), nil
+}
+
+// percentileMs is the p-th percentile (nearest rank) of ds in milliseconds, 0 for none.
+func percentileMs(ds []time.Duration, p int) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	sorted := slices.Clone(ds)
+	slices.Sort(sorted)
+	rank := (p*len(sorted) + 99) / 100
+	return float64(sorted[max(rank, 1)-1].Microseconds()) / 1000
+}
+
+func commit() string {
+	root, err := cluster.RepoRoot()
+	if err != nil {
+		return ""
+	}
+	cmd := exec.Command("git", "describe", "--always", "--dirty")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}

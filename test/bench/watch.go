@@ -1,0 +1,216 @@
+package bench
+
+import (
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/stepwise-dev/stepwise/test/observe"
+)
+
+// groupLabel names the rollout a ReplicaSet or pod belongs to.
+const groupLabel = "app"
+
+// watcher is the one external clock of a case: it watches the ReplicaSets and pods of a
+// namespace, per rollout, and timestamps what it sees as it sees it, for both controllers
+// alike.
+type watcher struct {
+	mu     sync.Mutex
+	groups map[string]*group
+	cancel func()
+}
+
+// group is one rollout as the watcher sees it.
+type group struct {
+	rss  map[string]*appsv1.ReplicaSet
+	pods map[string]*corev1.Pod
+
+	// Set by arm, when the template changes.
+	armed    bool
+	bounds   observe.Bounds
+	replicas int32
+	image    string
+	changed  time.Time
+
+	done       time.Time
+	violations []string
+	// unblocked is when the new ReplicaSet last reported more available pods that no scale
+	// has followed yet; each scale after it is one decision.
+	unblocked time.Time
+	decisions []time.Duration
+}
+
+func startWatcher(cs kubernetes.Interface, ns string) (*watcher, error) {
+	w := &watcher{groups: map[string]*group{}}
+	stop, err := observe.Watch(cs, ns, w.record)
+	if err != nil {
+		return nil, err
+	}
+	w.cancel = stop
+	return w, nil
+}
+
+func (w *watcher) stop() { w.cancel() }
+
+func (w *watcher) group(name string) *group {
+	g := w.groups[name]
+	if g == nil {
+		g = &group{rss: map[string]*appsv1.ReplicaSet{}, pods: map[string]*corev1.Pod{}}
+		w.groups[name] = g
+	}
+	return g
+}
+
+func (w *watcher) record(old, obj any, deleted bool) {
+	now := time.Now()
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj, deleted = tomb.Obj, true
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch x := obj.(type) {
+	case *appsv1.ReplicaSet:
+		g := w.group(x.Labels[groupLabel])
+		if deleted {
+			delete(g.rss, x.Name)
+		} else {
+			g.rss[x.Name] = x
+		}
+		oldRS, _ := old.(*appsv1.ReplicaSet)
+		g.noteReplicaSet(now, oldRS, x, deleted)
+		g.observe(now)
+	case *corev1.Pod:
+		g := w.group(x.Labels[groupLabel])
+		if deleted {
+			delete(g.pods, x.Name)
+		} else {
+			g.pods[x.Name] = x
+		}
+		g.observe(now)
+	}
+}
+
+// noteReplicaSet times decisions: the new ReplicaSet reporting more available pods unblocks
+// the rollout; the next change of any ReplicaSet's desired size is the decision it allowed.
+func (g *group) noteReplicaSet(now time.Time, old, rs *appsv1.ReplicaSet, deleted bool) {
+	if !g.armed || !g.done.IsZero() || deleted {
+		return
+	}
+	if old != nil && imageOf(rs) == g.image && rs.Status.AvailableReplicas > old.Status.AvailableReplicas {
+		g.unblocked = now
+	}
+	scaled := old == nil || desired(old) != desired(rs)
+	if scaled && !g.unblocked.IsZero() {
+		g.decisions = append(g.decisions, now.Sub(g.unblocked))
+		g.unblocked = time.Time{}
+	}
+}
+
+// observe checks the bounds on the state just seen and notes when the rollout is complete:
+// every pod runs the new template, replicas of them ready, and no old pod left, terminating
+// ones included.
+func (g *group) observe(now time.Time) {
+	if !g.armed || !g.done.IsZero() {
+		return
+	}
+	st := observe.StateOf(now, g.rss, g.pods)
+	g.violations = append(g.violations, g.bounds.Check(st)...)
+	var ready, pods int32
+	for _, rs := range st.ReplicaSets {
+		if rs.Pods > 0 && rs.Image != g.image {
+			return
+		}
+		ready += rs.Ready
+		pods += rs.Pods
+	}
+	if ready == g.replicas && pods == g.replicas {
+		g.done = now
+	}
+}
+
+// settled reports whether every rollout runs replicas ready pods of one ReplicaSet, and
+// nothing else: the state a case starts from.
+func (w *watcher) settled(names []string, replicas int32) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, name := range names {
+		g := w.groups[name]
+		if g == nil || len(g.rss) != 1 {
+			return false
+		}
+		st := observe.StateOf(time.Now(), g.rss, g.pods)
+		rs := st.ReplicaSets[0]
+		if rs.Desired != replicas || rs.Ready != replicas || rs.Pods != replicas {
+			return false
+		}
+	}
+	return true
+}
+
+// arm starts the clock of rollout name: from now on its bounds are checked and its
+// completion and decisions timed.
+func (w *watcher) arm(name string, bounds observe.Bounds, replicas int32, newImage string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	g := w.group(name)
+	g.armed, g.bounds, g.replicas, g.image, g.changed = true, bounds, replicas, newImage, time.Now()
+	g.observe(g.changed)
+}
+
+// complete reports whether every rollout of names is complete.
+func (w *watcher) complete(names []string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, name := range names {
+		if g := w.groups[name]; g == nil || g.done.IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
+// outcome is what the watcher measured over rollouts names.
+type outcome struct {
+	first, last time.Time // first template change, last completion
+	decisions   []time.Duration
+	violations  []string
+}
+
+func (w *watcher) outcome(names []string) outcome {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out outcome
+	for _, name := range names {
+		g := w.groups[name]
+		if g == nil {
+			continue
+		}
+		if out.first.IsZero() || g.changed.Before(out.first) {
+			out.first = g.changed
+		}
+		if g.done.After(out.last) {
+			out.last = g.done
+		}
+		out.decisions = append(out.decisions, g.decisions...)
+		out.violations = append(out.violations, g.violations...)
+	}
+	return out
+}
+
+func imageOf(rs *appsv1.ReplicaSet) string {
+	if len(rs.Spec.Template.Spec.Containers) == 0 {
+		return ""
+	}
+	return rs.Spec.Template.Spec.Containers[0].Image
+}
+
+func desired(rs *appsv1.ReplicaSet) int32 {
+	if rs.Spec.Replicas == nil {
+		return 1
+	}
+	return *rs.Spec.Replicas
+}
