@@ -82,14 +82,23 @@ func (r *Reconciler) apply(ctx context.Context, ro *stepwisev1alpha1.Rollout, sn
 // size changes.
 func (r *Reconciler) scale(ctx context.Context, ro *stepwisev1alpha1.Rollout, base *appsv1.ReplicaSet, step planner.ScaleStep) (*appsv1.ReplicaSet, error) {
 	ctrl.LoggerFrom(ctx).V(2).Info("Scaling ReplicaSet", "ReplicaSet", klog.KObj(base), "from", step.From, "to", step.To, "reason", step.Reason)
-	scaled := base.DeepCopy()
-	scaled.Spec.Replicas = ptr.To(step.To)
-	if scaled.Annotations == nil {
-		scaled.Annotations = map[string]string{}
+	// The merge patch is written out rather than diffed from two marshalled ReplicaSets: it
+	// is the controller's most frequent write, and the fields are known.
+	patch, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{
+			"resourceVersion": base.ResourceVersion, // optimistic lock
+			"annotations": map[string]string{
+				stepwisev1alpha1.DesiredReplicasAnnotation: fmt.Sprint(step.DesiredReplicas),
+				stepwisev1alpha1.MaxReplicasAnnotation:     fmt.Sprint(step.MaxReplicas),
+			},
+		},
+		"spec": map[string]any{"replicas": step.To},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encoding the scale patch of ReplicaSet %s: %w", klog.KObj(base), err)
 	}
-	scaled.Annotations[stepwisev1alpha1.DesiredReplicasAnnotation] = fmt.Sprint(step.DesiredReplicas)
-	scaled.Annotations[stepwisev1alpha1.MaxReplicasAnnotation] = fmt.Sprint(step.MaxReplicas)
-	if err := r.Patch(ctx, scaled, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+	scaled := base.DeepCopy()
+	if err := r.Patch(ctx, scaled, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return nil, fmt.Errorf("scaling ReplicaSet %s to %d: %w", klog.KObj(base), step.To, err)
 	}
 	if step.From != step.To {
