@@ -92,7 +92,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			idle = opts.Idle
 		}
 		if err := runProfile(ctx, opts, bin, profile, cases, idle, report); err != nil {
-			return report, fmt.Errorf("profile %s: %w", profile.Name, err)
+			// What was measured before the failure is kept.
+			return report, errors.Join(fmt.Errorf("profile %s: %w", profile.Name, err), report.Write(opts.Out))
 		}
 	}
 	return report, report.Write(opts.Out)
