@@ -42,6 +42,11 @@ func (c *Cluster) ReadAuditLog(from int64, visit func(*AuditEvent)) (int64, erro
 		return from, err
 	}
 	defer f.Close()
+	if info, err := f.Stat(); err != nil {
+		return from, err
+	} else if info.Size() < from {
+		return from, fmt.Errorf("the audit log shrank below byte %d: rotated", from)
+	}
 	if _, err := f.Seek(from, io.SeekStart); err != nil {
 		return from, err
 	}

@@ -171,7 +171,9 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
 		if err := os.WriteFile(policy, []byte(rules), 0o600); err != nil {
 			return nil, err
 		}
-		c.state.APIServerArgs = append(c.state.APIServerArgs, "--audit-policy-file="+policy, "--audit-log-path="+c.AuditLogPath(), "--audit-log-mode=blocking")
+		c.state.APIServerArgs = append(c.state.APIServerArgs, "--audit-policy-file="+policy, "--audit-log-path="+c.AuditLogPath(), "--audit-log-mode=blocking",
+			// The default rotates the log at 100 MB, under a reader that counts by offset.
+			"--audit-log-maxsize=1000000")
 	}
 	if err := c.start("kube-apiserver", c.state.APIServerArgs...); err != nil {
 		return nil, err

@@ -15,11 +15,18 @@ import (
 // controller owns (every Deployment's) are kept as metadata only: the reconciler looks at
 // their owner to leave them alone, and a ReplicaSet that loses its owner arrives whole again
 // in the update that removes it.
+//
+// No cached object keeps its managedFields: the reconciler never reads them, its patches
+// carry only the fields they set, and an update without them leaves the API server's as they
+// are. They were the largest part of each cached Rollout and ReplicaSet.
 func CacheOptions() cache.Options {
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Pod{}:        {Transform: trimPod},
-		&appsv1.ReplicaSet{}: {Transform: trimForeignReplicaSet},
-	}}
+	return cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}:        {Transform: trimPod},
+			&appsv1.ReplicaSet{}: {Transform: trimForeignReplicaSet},
+		},
+	}
 }
 
 // controllerIndex indexes cached ReplicaSets by the UID of the Rollout that controls them,
@@ -70,6 +77,7 @@ func trimForeignReplicaSet(obj any) (any, error) {
 		return obj, nil
 	}
 	if ref := metav1.GetControllerOf(rs); ref == nil || isRollout(ref) {
+		rs.ManagedFields = nil
 		return rs, nil
 	}
 	return &appsv1.ReplicaSet{TypeMeta: rs.TypeMeta, ObjectMeta: trimmedMeta(rs.ObjectMeta)}, nil

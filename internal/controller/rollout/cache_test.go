@@ -54,6 +54,9 @@ func TestCacheTrimsWhatTheReconcilerNeverReads(t *testing.T) {
 			t.Fatal(err)
 		}
 		rs := got.(*appsv1.ReplicaSet)
+		if rs.ManagedFields != nil {
+			t.Errorf("%s ReplicaSet kept its managedFields", name)
+		}
 		if kept := rs.Spec.Replicas != nil; kept != tc.whole {
 			t.Errorf("%s ReplicaSet: spec kept %v, want %v", name, kept, tc.whole)
 		}
