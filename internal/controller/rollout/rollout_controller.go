@@ -179,8 +179,8 @@ func (r *Reconciler) patchStatus(ctx context.Context, before, ro *stepwisev1alph
 	// The patch is computed from the statuses alone: marshalling two whole Rollouts (their
 	// templates above all) for it was a fifth of the controller's CPU. It carries the
 	// resourceVersion, which moved on if this reconcile wrote the spec.
-	statusOf := func(r *stepwisev1alpha1.Rollout) *stepwisev1alpha1.Rollout {
-		return &stepwisev1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{ResourceVersion: ro.ResourceVersion}, Status: r.Status}
+	statusOf := func(of *stepwisev1alpha1.Rollout) *stepwisev1alpha1.Rollout {
+		return &stepwisev1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{ResourceVersion: ro.ResourceVersion}, Status: of.Status}
 	}
 	patch, err := client.MergeFromWithOptions(statusOf(before), client.MergeFromWithOptimisticLock{}).Data(statusOf(ro))
 	if err != nil {
