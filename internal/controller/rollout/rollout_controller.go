@@ -238,8 +238,11 @@ func (r *Reconciler) gatedRolloutForPod(ctx context.Context, pod client.Object) 
 		return nil // gone, or not cached yet: its own events follow
 	}
 	owner := metav1.GetControllerOf(rs)
+	if owner == nil || !isRollout(owner) {
+		return nil
+	}
 	for i := range gated.Items {
-		if ro := &gated.Items[i]; owner != nil && isRollout(owner) && owner.UID == ro.UID {
+		if ro := &gated.Items[i]; ro.UID == owner.UID {
 			return []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(ro)}}
 		}
 	}
