@@ -41,6 +41,9 @@ func TestSmoke(t *testing.T) {
 		if m.ControllerWritesPerPod <= 0 || m.WritesPerPod["replicaset-controller"] <= 0 {
 			t.Errorf("%s: writes per pod not counted: %v", ctrl, m.WritesPerPod)
 		}
+		if m.ControllerWrites["create replicasets"] != 1 {
+			t.Errorf("%s: writes by request %v, want one ReplicaSet created", ctrl, m.ControllerWrites)
+		}
 		if m.CPUSeconds <= 0 || m.PeakRSSMB <= 0 {
 			t.Errorf("%s: CPU %v s, peak RSS %v MiB", ctrl, m.CPUSeconds, m.PeakRSSMB)
 		}
@@ -88,6 +91,47 @@ func TestCaseArithmetic(t *testing.T) {
 		if surge != tc.surge || unavailable != tc.unavailable || tc.c.LowerBound() != tc.lowerBound {
 			t.Errorf("%s: bounds %d/%d, lower bound %s; want %d/%d, %s", tc.c, surge, unavailable, tc.c.LowerBound(), tc.surge, tc.unavailable, tc.lowerBound)
 		}
+	}
+}
+
+func TestMedianOfRepetitions(t *testing.T) {
+	runs := []Measure{
+		{CompletionSeconds: 3, DecisionP99Ms: 40, WritesPerPod: map[string]float64{"kwok": 4}, ControllerWrites: map[string]int{"patch replicasets": 9}},
+		{CompletionSeconds: 1, DecisionP99Ms: 10, Violations: 2, FirstViolation: "7 pods", WritesPerPod: map[string]float64{"kwok": 2}},
+		{CompletionSeconds: 2, DecisionP99Ms: 20, WritesPerPod: map[string]float64{"kwok": 3}, ControllerWrites: map[string]int{"patch replicasets": 5}},
+		{TimedOut: true, DecisionP99Ms: 30, WritesPerPod: map[string]float64{"kwok": 5}},
+	}
+	m := median(runs)
+	if m.CompletionSeconds != 2 || !m.TimedOut {
+		t.Errorf("completion %v timed out %v; want the completed runs' median 2, and a timeout", m.CompletionSeconds, m.TimedOut)
+	}
+	if m.DecisionP99Ms != 25 || m.WritesPerPod["kwok"] != 3.5 || m.ControllerWrites["patch replicasets"] != 2 {
+		t.Errorf("p99 %v, kwok %v, patches %v; want 25, 3.5, 2 (an absent count is 0)", m.DecisionP99Ms, m.WritesPerPod["kwok"], m.ControllerWrites["patch replicasets"])
+	}
+	if m.Violations != 2 || m.FirstViolation != "7 pods" {
+		t.Errorf("violations %d %q: every run's must count", m.Violations, m.FirstViolation)
+	}
+	if one := median(runs[:1]); one.CompletionSeconds != 3 {
+		t.Errorf("a single run is its own median: %+v", one)
+	}
+}
+
+func TestRepetitionsAlternateAndReportTheirRange(t *testing.T) {
+	if first, second := runOrder(0), runOrder(1); first[0] != Deployment || second[0] != Stepwise {
+		t.Errorf("orders %v then %v; want the Deployment controller first, then Stepwise", first, second)
+	}
+	c := CaseResult{
+		Case:           "n=10 25%/25% ready=0s x1",
+		DeploymentRuns: []Measure{{CompletionSeconds: 2}, {CompletionSeconds: 4}, {TimedOut: true}},
+		StepwiseRuns:   []Measure{{CompletionSeconds: 1.8}, {CompletionSeconds: 5}, {CompletionSeconds: 3}},
+	}
+	c.Deployment, c.Stepwise = median(c.DeploymentRuns), median(c.StepwiseRuns)
+	if lo, hi := c.RatioRange(); lo != 0.9 || hi != 1.25 {
+		t.Errorf("range %v–%v, want 0.9–1.25 (the timed-out pair left out)", lo, hi)
+	}
+	md := (&Report{Repeat: 3, Cases: []CaseResult{c}}).Markdown()
+	if !strings.Contains(md, "(0.90–1.25)") || !strings.Contains(md, "ran 3 times") {
+		t.Errorf("results.md lacks the range or the repetitions:\n%s", md)
 	}
 }
 

@@ -11,13 +11,15 @@ import (
 
 // Report is the outcome of a benchmark run, written as results.json and results.md.
 type Report struct {
-	Date      string       `json:"date"`
-	Commit    string       `json:"commit"`
-	GoVersion string       `json:"goVersion"`
-	CPUs      int          `json:"cpus"`
-	Matrix    string       `json:"matrix"`
-	Cases     []CaseResult `json:"cases"`
-	Idle      []IdleResult `json:"idle,omitempty"`
+	Date      string `json:"date"`
+	Commit    string `json:"commit"`
+	GoVersion string `json:"goVersion"`
+	CPUs      int    `json:"cpus"`
+	Matrix    string `json:"matrix"`
+	// Repeat is how many times each case ran through each controller.
+	Repeat int          `json:"repeat"`
+	Cases  []CaseResult `json:"cases"`
+	Idle   []IdleResult `json:"idle,omitempty"`
 }
 
 // CaseResult is one case through both controllers.
@@ -30,8 +32,12 @@ type CaseResult struct {
 	ReadyDelaySeconds float64 `json:"readyDelaySeconds"`
 	// LowerBoundSeconds is ceil(replicas / (surge + unavailable)) × ready delay.
 	LowerBoundSeconds float64 `json:"lowerBoundSeconds"`
-	Deployment        Measure `json:"deployment"`
-	Stepwise          Measure `json:"stepwise"`
+	// Deployment and Stepwise are the medians of the runs, which are kept when there were
+	// several (Options.Repeat).
+	Deployment     Measure   `json:"deployment"`
+	Stepwise       Measure   `json:"stepwise"`
+	DeploymentRuns []Measure `json:"deploymentRuns,omitempty"`
+	StepwiseRuns   []Measure `json:"stepwiseRuns,omitempty"`
 }
 
 // Ratio is Stepwise's completion time over the Deployment controller's (0 when unknown).
@@ -40,6 +46,22 @@ func (c CaseResult) Ratio() float64 {
 		return 0
 	}
 	return c.Stepwise.CompletionSeconds / c.Deployment.CompletionSeconds
+}
+
+// RatioRange is the lowest and highest completion ratio of the repetitions, each
+// Stepwise run over the Deployment run of the same repetition (0, 0 for a single run).
+func (c CaseResult) RatioRange() (lowest, highest float64) {
+	for i := range min(len(c.DeploymentRuns), len(c.StepwiseRuns)) {
+		r := CaseResult{Deployment: c.DeploymentRuns[i], Stepwise: c.StepwiseRuns[i]}.Ratio()
+		if r == 0 {
+			continue
+		}
+		if lowest == 0 || r < lowest {
+			lowest = r
+		}
+		highest = max(highest, r)
+	}
+	return lowest, highest
 }
 
 // Measure is one case through one controller.
@@ -61,6 +83,9 @@ type Measure struct {
 	// client (user agent); ControllerWritesPerPod is the rollout controller's.
 	WritesPerPod           map[string]float64 `json:"writesPerPod"`
 	ControllerWritesPerPod float64            `json:"controllerWritesPerPod"`
+	// ControllerWrites counts the rollout controller's writes by verb and resource
+	// ("patch replicasets", "update deployments/status"): where the two controllers differ.
+	ControllerWrites map[string]int `json:"controllerWrites"`
 	// CPUSeconds and PeakRSSMB are the rollout controller process's during the rollout;
 	// APIServerCPUSeconds the API server's, which serves both controllers alike.
 	CPUSeconds          float64 `json:"cpuSeconds"`
@@ -107,13 +132,17 @@ func (r *Report) Write(dir string) error {
 // Markdown renders the report as tables: Deployment / Stepwise in each cell.
 func (r *Report) Markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Run %s at %s on %d CPUs (%s), matrix %q. Each cell: built-in Deployment controller / Stepwise.\n\n", r.Commit, r.Date, r.CPUs, r.GoVersion, r.Matrix)
+	fmt.Fprintf(&b, "Run %s at %s on %d CPUs (%s), matrix %q. Each cell: built-in Deployment controller / Stepwise.", r.Commit, r.Date, r.CPUs, r.GoVersion, r.Matrix)
+	if r.Repeat > 1 {
+		fmt.Fprintf(&b, " Each case ran %d times through each controller, in alternating order; figures are medians, and the ratio's range is that of the repetitions.", r.Repeat)
+	}
+	b.WriteString("\n\n")
 	b.WriteString("| # | profile | case | completion s | ratio | lower bound s | ×bound | decision p50 ms | decision p99 ms | violations | controller writes/pod | CPU s | peak RSS MiB | API server CPU s |\n")
 	b.WriteString("|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for i, c := range r.Cases {
 		d, s := c.Deployment, c.Stepwise
 		fmt.Fprintf(&b, "| %d | %s | %s | %s / %s | %s | %.0f | %s | %.1f / %.1f | %.1f / %.1f | %d / %d | %.2f / %.2f | %.2f / %.2f | %.0f / %.0f | %.1f / %.1f |\n",
-			i+1, c.Profile, c.Case, completion(d), completion(s), ratio(c.Ratio()), c.LowerBoundSeconds, boundRatio(c),
+			i+1, c.Profile, c.Case, completion(d), completion(s), ratioCell(c), c.LowerBoundSeconds, boundRatio(c),
 			d.DecisionP50Ms, s.DecisionP50Ms, d.DecisionP99Ms, s.DecisionP99Ms, d.Violations, s.Violations,
 			d.ControllerWritesPerPod, s.ControllerWritesPerPod, d.CPUSeconds, s.CPUSeconds, d.PeakRSSMB, s.PeakRSSMB, d.APIServerCPUSeconds, s.APIServerCPUSeconds)
 	}
@@ -161,6 +190,15 @@ func completion(m Measure) string {
 		return "timeout"
 	}
 	return fmt.Sprintf("%.2f", m.CompletionSeconds)
+}
+
+// ratioCell is the completion ratio, with its range over the repetitions if any.
+func ratioCell(c CaseResult) string {
+	lowest, highest := c.RatioRange()
+	if lowest == 0 {
+		return ratio(c.Ratio())
+	}
+	return fmt.Sprintf("%s (%.2f–%.2f)", ratio(c.Ratio()), lowest, highest)
 }
 
 func ratio(v float64) string {

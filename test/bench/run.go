@@ -42,6 +42,10 @@ type Options struct {
 	Only *regexp.Regexp
 	// Profiles run one after the other, each on a fresh cluster.
 	Profiles []Profile
+	// Repeat runs each case this many times through each controller (at least once), the
+	// Deployment controller first in even repetitions and Stepwise first in odd ones, so
+	// that neither always meets the cluster after the other; each figure is the median.
+	Repeat int
 	// Idle are the numbers of idle Rollouts whose full resync is measured, in the last profile.
 	Idle []int
 	// Log receives progress lines.
@@ -76,7 +80,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := os.MkdirAll(filepath.Join(opts.Out, "logs"), 0o755); err != nil {
 		return nil, err
 	}
-	report := &Report{Date: time.Now().UTC().Format(time.RFC3339), Matrix: opts.Matrix, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Commit: commit()}
+	report := &Report{Date: time.Now().UTC().Format(time.RFC3339), Matrix: opts.Matrix, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Commit: commit(), Repeat: max(opts.Repeat, 1)}
 	binDir, err := os.MkdirTemp("", "stepwise-bench-bin-")
 	if err != nil {
 		return nil, err
@@ -133,18 +137,22 @@ func runProfile(ctx context.Context, opts Options, bin string, profile Profile, 
 			Profile: profile.Name, Case: cs.String(), Replicas: cs.Replicas, Concurrent: cs.Concurrent,
 			Strategy: cs.Strategy(), ReadyDelaySeconds: cs.ReadyDelay.Seconds(), LowerBoundSeconds: cs.LowerBound().Seconds(),
 		}
-		for _, ctrl := range []Controller{Deployment, Stepwise} {
-			m, err := r.runCase(ctx, ctrl, i, cs)
-			if err != nil {
-				return fmt.Errorf("%s through %s: %w", cs, ctrl, err)
+		runs := map[Controller][]Measure{}
+		for rep := range max(opts.Repeat, 1) {
+			for _, ctrl := range runOrder(rep) {
+				m, err := r.runCase(ctx, ctrl, i, rep, cs)
+				if err != nil {
+					return fmt.Errorf("%s through %s: %w", cs, ctrl, err)
+				}
+				r.logf("%-8s %-34s %-10s %7.2fs  decisions p50 %6.1fms p99 %6.1fms  violations %d  writes/pod %.2f  cpu %.2fs  rss %.0fMiB  apiserver cpu %.1fs%s",
+					profile.Name, cs, ctrl, m.CompletionSeconds, m.DecisionP50Ms, m.DecisionP99Ms, m.Violations, m.ControllerWritesPerPod, m.CPUSeconds, m.PeakRSSMB, m.APIServerCPUSeconds, timedOut(m))
+				r.logf("%-8s %-34s %-10s writes %v", profile.Name, cs, ctrl, m.ControllerWrites)
+				runs[ctrl] = append(runs[ctrl], m)
 			}
-			r.logf("%-8s %-34s %-10s %7.2fs  decisions p50 %6.1fms p99 %6.1fms  violations %d  writes/pod %.2f  cpu %.2fs  rss %.0fMiB  apiserver cpu %.1fs%s",
-				profile.Name, cs, ctrl, m.CompletionSeconds, m.DecisionP50Ms, m.DecisionP99Ms, m.Violations, m.ControllerWritesPerPod, m.CPUSeconds, m.PeakRSSMB, m.APIServerCPUSeconds, timedOut(m))
-			if ctrl == Deployment {
-				result.Deployment = m
-			} else {
-				result.Stepwise = m
-			}
+		}
+		result.Deployment, result.Stepwise = median(runs[Deployment]), median(runs[Stepwise])
+		if len(runs[Stepwise]) > 1 {
+			result.DeploymentRuns, result.StepwiseRuns = runs[Deployment], runs[Stepwise]
 		}
 		report.Cases = append(report.Cases, result)
 	}
@@ -259,6 +267,14 @@ func (r *runner) pid(ctrl Controller) int {
 	return r.stepwise.Process.Pid
 }
 
+// runOrder is the order of the controllers in repetition rep.
+func runOrder(rep int) []Controller {
+	if rep%2 == 1 {
+		return []Controller{Stepwise, Deployment}
+	}
+	return []Controller{Deployment, Stepwise}
+}
+
 // caseTimeout bounds a phase of case c: generous, so that a slow machine reports slow
 // figures rather than no figures.
 func (r *runner) caseTimeout(c Case) time.Duration {
@@ -267,8 +283,8 @@ func (r *runner) caseTimeout(c Case) time.Duration {
 }
 
 // runCase rolls c out through ctrl in a namespace of its own and measures it.
-func (r *runner) runCase(ctx context.Context, ctrl Controller, index int, c Case) (Measure, error) {
-	ns := fmt.Sprintf("bench-%d-%s", index, ctrl)
+func (r *runner) runCase(ctx context.Context, ctrl Controller, index, rep int, c Case) (Measure, error) {
+	ns := fmt.Sprintf("bench-%d-%d-%s", index, rep, ctrl)
 	if err := r.client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		return Measure{}, err
 	}
@@ -345,7 +361,8 @@ func (r *runner) runCase(ctx context.Context, ctrl Controller, index int, c Case
 		m.FirstViolation = out.violations[0]
 	}
 	replaced := float64(int(c.Replicas) * c.Concurrent)
-	writes, err := r.writesByClient(auditFrom, ns)
+	var writes map[string]int
+	writes, m.ControllerWrites, err = r.writesByClient(auditFrom, ns, controllerClient[ctrl])
 	if err != nil {
 		return Measure{}, err
 	}
@@ -374,15 +391,29 @@ func (r *runner) waitReported(ctx context.Context, ctrl Controller, ns string, n
 	})
 }
 
-// writesByClient counts the write requests on namespace ns in the audit log after offset.
-func (r *runner) writesByClient(offset int64, ns string) (map[string]int, error) {
-	counts := map[string]int{}
-	_, err := r.cluster.ReadAuditLog(offset, func(ev *cluster.AuditEvent) {
-		if ev.ObjectRef != nil && ev.ObjectRef.Namespace == ns {
-			counts[clientOf(ev.UserAgent)]++
+// writesByClient counts the write requests on namespace ns in the audit log after offset,
+// by client, and those of client controller by verb and resource.
+func (r *runner) writesByClient(offset int64, ns, controller string) (byClient, byRequest map[string]int, err error) {
+	byClient, byRequest = map[string]int{}, map[string]int{}
+	_, err = r.cluster.ReadAuditLog(offset, func(ev *cluster.AuditEvent) {
+		if ev.ObjectRef == nil || ev.ObjectRef.Namespace != ns {
+			return
+		}
+		client := clientOf(ev.UserAgent)
+		byClient[client]++
+		if client == controller {
+			resource := ev.ObjectRef.Resource
+			if ev.ObjectRef.Subresource != "" {
+				resource += "/" + ev.ObjectRef.Subresource
+			}
+			request := ev.Verb + " " + resource
+			if ev.ResponseStatus != nil && ev.ResponseStatus.Code >= 300 {
+				request += fmt.Sprintf(" (%d)", ev.ResponseStatus.Code)
+			}
+			byRequest[request]++
 		}
 	})
-	return counts, err
+	return byClient, byRequest, err
 }
 
 // deleteNamespace removes a case's objects quickly (pods without grace: the controllers are

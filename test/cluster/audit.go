@@ -30,7 +30,10 @@ type AuditEvent struct {
 		APIGroup    string `json:"apiGroup"`
 		Namespace   string `json:"namespace"`
 	} `json:"objectRef"`
-	Annotations map[string]string `json:"annotations"`
+	Annotations    map[string]string `json:"annotations"`
+	ResponseStatus *struct {
+		Code int `json:"code"`
+	} `json:"responseStatus"`
 }
 
 // ReadAuditLog calls visit for each complete event of the audit log from byte offset from
