@@ -48,8 +48,11 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: CPU %v s, peak RSS %v MiB", ctrl, m.CPUSeconds, m.PeakRSSMB)
 		}
 	}
-	if idle := report.Idle[0]; idle.Rollouts != 20 || idle.ResyncSeconds <= 0 || idle.RSSMB <= 0 {
+	if idle := report.Idle[0]; idle.Rollouts != 20 || idle.ResyncSeconds <= 0 || idle.RSSMB <= 0 || idle.LiveHeapMB <= 0 {
 		t.Errorf("idle result %+v", idle)
+	}
+	if info, err := os.Stat(filepath.Join(out, "logs", "heap-idle-default-20.pprof")); err != nil || info.Size() == 0 {
+		t.Errorf("no heap profile of the idle controller: %v", err)
 	}
 
 	data, err := os.ReadFile(filepath.Join(out, "results.json"))

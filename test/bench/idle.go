@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,9 +58,9 @@ func (r *runner) idle(ctx context.Context, n int) (IdleResult, error) {
 	restarted := time.Now()
 	var scrapeErr error
 	if err := waitFor(ctx, timeout, func() bool {
-		reconciles, depth, err := r.rolloutMetrics(ctx)
+		m, err := r.controllerMetrics(ctx)
 		scrapeErr = err
-		return err == nil && reconciles >= float64(n) && depth == 0
+		return err == nil && m.reconciles >= float64(n) && m.queueDepth == 0
 	}); err != nil {
 		return res, fmt.Errorf("waiting for the full resync (last scrape: %v): %w", scrapeErr, err)
 	}
@@ -69,8 +72,34 @@ func (r *runner) idle(ctx context.Context, n int) (IdleResult, error) {
 	if res.PeakRSSMB, err = memoryMB(pid, "VmHWM"); err != nil {
 		return res, err
 	}
-	res.CPUSeconds, err = cpuSeconds(pid)
-	return res, err
+	if res.CPUSeconds, err = cpuSeconds(pid); err != nil {
+		return res, err
+	}
+	m, err := r.controllerMetrics(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.LiveHeapMB = m.liveHeapBytes / (1 << 20)
+	// The heap profile shows what the live heap holds: go tool pprof -sample_index=inuse_space.
+	return res, r.saveProfile(ctx, "heap", fmt.Sprintf("heap-idle-%s-%d.pprof", r.profile.Name, n))
+}
+
+// saveProfile writes the controller's pprof profile name to file in the logs directory.
+func (r *runner) saveProfile(ctx context.Context, name, file string) error {
+	body, err := get(ctx, r.pprofURL+name)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	f, err := os.Create(filepath.Join(r.opts.Out, "logs", file))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, body); err != nil {
+		f.Close()
+		return fmt.Errorf("saving the %s profile: %w", name, err)
+	}
+	return f.Close()
 }
 
 // createAll creates the Rollouts names of case c, a few requests at a time.
@@ -106,32 +135,52 @@ feed:
 	return err
 }
 
-// rolloutMetrics scrapes the controller: reconciles done and the work queue's depth.
-func (r *runner) rolloutMetrics(ctx context.Context) (reconciles, depth float64, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.metricsURL, nil)
+// controllerMetrics are the controller's figures that the idle measurement reads.
+type controllerMetrics struct {
+	reconciles, queueDepth float64
+	// liveHeapBytes is the heap the last garbage collection kept.
+	liveHeapBytes float64
+}
+
+// controllerMetrics scrapes the controller's metrics endpoint.
+func (r *runner) controllerMetrics(ctx context.Context) (controllerMetrics, error) {
+	var m controllerMetrics
+	body, err := get(ctx, r.metricsURL)
 	if err != nil {
-		return 0, 0, err
+		return m, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, 0, fmt.Errorf("GET %s: %s", r.metricsURL, resp.Status)
-	}
-	scanner := bufio.NewScanner(resp.Body)
+	defer body.Close()
+	scanner := bufio.NewScanner(body)
 	for scanner.Scan() {
 		name, value, ok := sample(scanner.Text())
 		switch {
 		case !ok:
 		case strings.HasPrefix(name, `controller_runtime_reconcile_total{controller="rollout"`):
-			reconciles += value
+			m.reconciles += value
 		case strings.HasPrefix(name, `workqueue_depth{controller="rollout"`):
-			depth += value
+			m.queueDepth += value
+		case name == "go_gc_heap_live_bytes":
+			m.liveHeapBytes = value
 		}
 	}
-	return reconciles, depth, scanner.Err()
+	return m, scanner.Err()
+}
+
+// get returns the body of a successful GET of url.
+func get(ctx context.Context, url string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return resp.Body, nil
 }
 
 // sample splits a Prometheus text-format line into series and value.

@@ -187,6 +187,7 @@ type runner struct {
 	// The Stepwise controller process and its plain-HTTP metrics endpoint.
 	stepwise   *exec.Cmd
 	metricsURL string
+	pprofURL   string
 }
 
 func newRunner(opts Options, c *cluster.Cluster, bin string, profile Profile) (*runner, error) {
@@ -236,8 +237,8 @@ func (r *runner) startStepwise() error {
 		return err
 	}
 	addr, pprofAddr := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
-	r.metricsURL = "http://" + addr + "/metrics"
-	r.logf("stepwise-controller: metrics at %s, pprof at http://%s/debug/pprof/", r.metricsURL, pprofAddr)
+	r.metricsURL, r.pprofURL = "http://"+addr+"/metrics", "http://"+pprofAddr+"/debug/pprof/"
+	r.logf("stepwise-controller: metrics at %s, pprof at %s", r.metricsURL, r.pprofURL)
 	logFile, err := os.OpenFile(filepath.Join(r.opts.Out, "logs", "stepwise-"+r.profile.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
