@@ -136,6 +136,9 @@ func TestRepetitionsAlternateAndReportTheirRange(t *testing.T) {
 	if !strings.Contains(md, "(0.90–1.25)") || !strings.Contains(md, "ran 3 times") {
 		t.Errorf("results.md lacks the range or the repetitions:\n%s", md)
 	}
+	if idleOnly := (&Report{Idle: []IdleResult{{Rollouts: 10}}}).Markdown(); strings.Contains(idleOnly, "| # | profile | case |") {
+		t.Errorf("an idle-only report has an empty table of cases:\n%s", idleOnly)
+	}
 }
 
 func TestPercentile(t *testing.T) {

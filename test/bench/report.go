@@ -140,16 +140,16 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, " Each case ran %d times through each controller, in alternating order; figures are medians, and the ratio's range is that of the repetitions.", r.Repeat)
 	}
 	b.WriteString("\n\n")
-	b.WriteString("| # | profile | case | completion s | ratio | lower bound s | ×bound | decision p50 ms | decision p99 ms | violations | controller writes/pod | CPU s | peak RSS MiB | API server CPU s |\n")
-	b.WriteString("|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	for i, c := range r.Cases {
-		d, s := c.Deployment, c.Stepwise
-		fmt.Fprintf(&b, "| %d | %s | %s | %s / %s | %s | %.0f | %s | %.1f / %.1f | %.1f / %.1f | %d / %d | %.2f / %.2f | %.2f / %.2f | %.0f / %.0f | %.1f / %.1f |\n",
-			i+1, c.Profile, c.Case, completion(d), completion(s), ratioCell(c), c.LowerBoundSeconds, boundRatio(c),
-			d.DecisionP50Ms, s.DecisionP50Ms, d.DecisionP99Ms, s.DecisionP99Ms, d.Violations, s.Violations,
-			d.ControllerWritesPerPod, s.ControllerWritesPerPod, d.CPUSeconds, s.CPUSeconds, d.PeakRSSMB, s.PeakRSSMB, d.APIServerCPUSeconds, s.APIServerCPUSeconds)
-	}
 	if len(r.Cases) > 0 {
+		b.WriteString("| # | profile | case | completion s | ratio | lower bound s | ×bound | decision p50 ms | decision p99 ms | violations | controller writes/pod | CPU s | peak RSS MiB | API server CPU s |\n")
+		b.WriteString("|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		for i, c := range r.Cases {
+			d, s := c.Deployment, c.Stepwise
+			fmt.Fprintf(&b, "| %d | %s | %s | %s / %s | %s | %.0f | %s | %.1f / %.1f | %.1f / %.1f | %d / %d | %.2f / %.2f | %.2f / %.2f | %.0f / %.0f | %.1f / %.1f |\n",
+				i+1, c.Profile, c.Case, completion(d), completion(s), ratioCell(c), c.LowerBoundSeconds, boundRatio(c),
+				d.DecisionP50Ms, s.DecisionP50Ms, d.DecisionP99Ms, s.DecisionP99Ms, d.Violations, s.Violations,
+				d.ControllerWritesPerPod, s.ControllerWritesPerPod, d.CPUSeconds, s.CPUSeconds, d.PeakRSSMB, s.PeakRSSMB, d.APIServerCPUSeconds, s.APIServerCPUSeconds)
+		}
 		b.WriteString("\nAPI writes per replaced pod by client (all clients, Deployment / Stepwise):\n\n")
 		b.WriteString("| # | " + strings.Join(r.clients(), " | ") + " |\n|--:|" + strings.Repeat("--:|", len(r.clients())) + "\n")
 		for i, c := range r.Cases {
