@@ -39,15 +39,22 @@ func median(runs []Measure) Measure {
 	m.CPUSeconds = of(func(m Measure) float64 { return m.CPUSeconds })
 	m.PeakRSSMB = of(func(m Measure) float64 { return m.PeakRSSMB })
 	m.APIServerCPUSeconds = of(func(m Measure) float64 { return m.APIServerCPUSeconds })
-	m.WritesPerPod = map[string]float64{}
-	m.ControllerWrites = map[string]int{}
+	clients, requests := map[string]bool{}, map[string]bool{}
 	for _, run := range runs {
 		for client := range run.WritesPerPod {
-			m.WritesPerPod[client] = of(func(m Measure) float64 { return m.WritesPerPod[client] })
+			clients[client] = true
 		}
 		for request := range run.ControllerWrites {
-			m.ControllerWrites[request] = int(of(func(m Measure) float64 { return float64(m.ControllerWrites[request]) }))
+			requests[request] = true
 		}
+	}
+	m.WritesPerPod = map[string]float64{}
+	for client := range clients {
+		m.WritesPerPod[client] = of(func(m Measure) float64 { return m.WritesPerPod[client] })
+	}
+	m.ControllerWrites = map[string]int{}
+	for request := range requests {
+		m.ControllerWrites[request] = int(of(func(m Measure) float64 { return float64(m.ControllerWrites[request]) }))
 	}
 	return m
 }
