@@ -10,11 +10,15 @@ import (
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 )
 
-// CacheOptions keep the manager's cache to what the reconciler reads. Pods are cached for
-// progress gates only, as identity, labels, owner and conditions. ReplicaSets another
-// controller owns (every Deployment's) are kept as metadata only: the reconciler looks at
-// their owner to leave them alone, and a ReplicaSet that loses its owner arrives whole again
-// in the update that removes it.
+// CacheOptions keep the manager's cache to what the reconciler reads. Pods are watched as
+// metadata only (SetupWithManager) and cached as name, version and controller: their events
+// wake a Rollout with progress gates, which then lists its pods past the cache. Pods cached
+// with their conditions took a fifth of the heap with 10,000 idle Rollouts, for a feature
+// few Rollouts use.
+//
+// ReplicaSets another controller owns (every Deployment's) are kept as metadata only: the
+// reconciler looks at their owner to leave them alone, and a ReplicaSet that loses its owner
+// arrives whole again in the update that removes it.
 //
 // No cached object keeps its managedFields: the reconciler never reads them, its patches
 // carry only the fields they set, and an update without them leaves the API server's as they
@@ -59,16 +63,22 @@ func indexByProgressGates(obj client.Object) []string {
 	return nil
 }
 
+// trimPod keeps what maps a pod event to its Rollout (gatedRolloutForPod): the key, the
+// version the event predicate compares, and the controller.
 func trimPod(obj any) (any, error) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := obj.(*metav1.PartialObjectMetadata)
 	if !ok {
 		return obj, nil // a tombstone: already trimmed when it was cached
 	}
-	return &corev1.Pod{
-		TypeMeta:   pod.TypeMeta,
-		ObjectMeta: trimmedMeta(pod.ObjectMeta),
-		Status:     corev1.PodStatus{Conditions: pod.Status.Conditions},
-	}, nil
+	trimmed := &metav1.PartialObjectMetadata{TypeMeta: pod.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+		Name:            pod.Name,
+		Namespace:       pod.Namespace,
+		ResourceVersion: pod.ResourceVersion,
+	}}
+	if ref := metav1.GetControllerOf(pod); ref != nil {
+		trimmed.OwnerReferences = []metav1.OwnerReference{*ref}
+	}
+	return trimmed, nil
 }
 
 func trimForeignReplicaSet(obj any) (any, error) {

@@ -17,18 +17,21 @@ func TestCacheTrimsWhatTheReconcilerNeverReads(t *testing.T) {
 		Annotations:   map[string]string{"big": "value"},
 		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
 	}
-	conditions := []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
-	pod := &corev1.Pod{ObjectMeta: meta, Spec: corev1.PodSpec{NodeName: "n"}, Status: corev1.PodStatus{Conditions: conditions, PodIP: "10.0.0.1"}}
-	got, err := trimPod(pod)
+	podMeta := *meta.DeepCopy()
+	podMeta.OwnerReferences = []metav1.OwnerReference{
+		{APIVersion: "v1", Kind: "Node", Name: "n", UID: "n"},
+		*metav1.NewControllerRef(&appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-1", UID: "rs"}}, appsv1.SchemeGroupVersion.WithKind("ReplicaSet")),
+	}
+	got, err := trimPod(&metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}, ObjectMeta: podMeta})
 	if err != nil {
 		t.Fatal(err)
 	}
-	trimmed := got.(*corev1.Pod)
-	if trimmed.Name != "p" || trimmed.UID != "u" || trimmed.Labels["app"] != "web" || len(trimmed.Status.Conditions) != 1 {
-		t.Errorf("the trimmed pod lost what progress gates read: %+v", trimmed)
+	pod := got.(*metav1.PartialObjectMetadata)
+	if ref := metav1.GetControllerOf(pod); pod.Name != "p" || pod.Namespace != "ns" || pod.ResourceVersion != "7" || pod.Kind != "Pod" || ref == nil || ref.Name != "web-1" {
+		t.Errorf("the trimmed pod lost what maps its events to a Rollout: %+v", pod)
 	}
-	if trimmed.Annotations != nil || trimmed.ManagedFields != nil || trimmed.Spec.NodeName != "" || trimmed.Status.PodIP != "" {
-		t.Errorf("the trimmed pod kept what nothing reads: %+v", trimmed)
+	if pod.UID != "" || pod.Labels != nil || pod.Annotations != nil || pod.ManagedFields != nil || len(pod.OwnerReferences) != 1 {
+		t.Errorf("the trimmed pod kept what nothing reads: %+v", pod)
 	}
 
 	template := corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "v1"}}}}

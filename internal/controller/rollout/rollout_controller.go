@@ -215,7 +215,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Watches(&appsv1.ReplicaSet{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsForReplicaSet),
 			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.gatedRolloutForPod),
+		WatchesMetadata(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.gatedRolloutForPod),
 			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Complete(r)
 }
@@ -250,7 +250,8 @@ func (r *Reconciler) gatedRolloutForPod(ctx context.Context, pod client.Object) 
 }
 
 // gateAvailability counts, for a Rollout with progress gates, only the pods whose gates are
-// all True as available (planner.WithProgressGates).
+// all True as available (planner.WithProgressGates). The pods are read past the cache, which
+// holds only their metadata (CacheOptions).
 func (r *Reconciler) gateAvailability(ctx context.Context, ro *stepwisev1alpha1.Rollout, snap planner.Snapshot) (planner.Snapshot, error) {
 	if len(ro.Spec.ProgressGates) == 0 {
 		return snap, nil
@@ -260,7 +261,7 @@ func (r *Reconciler) gateAvailability(ctx context.Context, ro *stepwisev1alpha1.
 		return snap, fmt.Errorf("parsing selector: %w", err)
 	}
 	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.InNamespace(ro.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+	if err := r.APIReader.List(ctx, pods, client.InNamespace(ro.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
 		return snap, fmt.Errorf("listing pods for progress gates: %w", err)
 	}
 	return planner.WithProgressGates(snap, pods.Items), nil
