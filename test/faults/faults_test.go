@@ -9,6 +9,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/events"
@@ -179,6 +180,60 @@ func TestStaleCacheMakesNoSecondReplicaSet(t *testing.T) {
 	e.G.Expect(k8s.List(e.Ctx, list, client.InNamespace(e.NS))).To(Succeed())
 	e.G.Expect(list.Items).To(HaveLen(1))
 	e.G.Expect(e.get().Status.CollisionCount).To(BeNil(), "our own ReplicaSet is not a collision")
+}
+
+// A scale planned from a stale ReplicaSet spec is refused, and another writer's newer size
+// stays; one planned from a ReplicaSet whose status alone moved on (the ReplicaSet
+// controller's writes) goes through.
+func TestScaleFromAStaleSpecIsRefused(t *testing.T) {
+	e := newEnv(t)
+	ro := e.rollout(2, one, one, "0s")
+	e.G.Expect(k8s.Create(e.Ctx, ro)).To(Succeed())
+
+	direct, err := client.NewWithWatch(localCluster.Config, client.Options{Scheme: scheme})
+	e.G.Expect(err).NotTo(HaveOccurred())
+	var cached *appsv1.ReplicaSet // the ReplicaSet as the cache holds it; nil: none yet
+	cache := interceptor.NewClient(direct, interceptor.Funcs{
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			rsList, ok := list.(*appsv1.ReplicaSetList)
+			if !ok {
+				return c.List(ctx, list, opts...)
+			}
+			rsList.Items = nil
+			if lo := (&client.ListOptions{}).ApplyOptions(opts); cached != nil && !strings.Contains(lo.FieldSelector.String(), "orphan") {
+				rsList.Items = []appsv1.ReplicaSet{*cached.DeepCopy()}
+			}
+			return nil
+		},
+	})
+	r := &rollout.Reconciler{Client: cache, APIReader: direct, Recorder: events.NewFakeRecorder(100), Clock: clock.RealClock{}}
+	req := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: e.NS, Name: "web"}}
+	_, err = r.Reconcile(e.Ctx, req)
+	e.G.Expect(err).NotTo(HaveOccurred())
+	list := &appsv1.ReplicaSetList{}
+	e.G.Expect(k8s.List(e.Ctx, list, client.InNamespace(e.NS))).To(Succeed())
+	e.G.Expect(list.Items).To(HaveLen(1))
+	cached = &list.Items[0]
+
+	other := cached.DeepCopy() // another writer sizes the ReplicaSet after the cache's copy
+	e.G.Expect(k8s.Patch(e.Ctx, other, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"replicas":5}}`)))).To(Succeed())
+	e.update(func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Replicas = ptr.To[int32](3) })
+	_, err = r.Reconcile(e.Ctx, req)
+	e.G.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "a size planned from generation %d: %v", cached.Generation, err)
+	e.G.Expect(err).To(MatchError(ContainSubstring(fmt.Sprintf("its spec changed after generation %d", cached.Generation))))
+	live := &appsv1.ReplicaSet{}
+	e.G.Expect(k8s.Get(e.Ctx, client.ObjectKeyFromObject(cached), live)).To(Succeed())
+	e.G.Expect(*live.Spec.Replicas).To(Equal(int32(5)), "the newer size stays")
+
+	cached = other // the spec as it is now; the ReplicaSet controller then writes its status
+	e.G.Eventually(func(g Gomega) string {
+		g.Expect(k8s.Get(e.Ctx, client.ObjectKeyFromObject(cached), live)).To(Succeed())
+		return live.ResourceVersion
+	}).ShouldNot(Equal(cached.ResourceVersion))
+	_, err = r.Reconcile(e.Ctx, req)
+	e.G.Expect(err).NotTo(HaveOccurred())
+	e.G.Expect(k8s.Get(e.Ctx, client.ObjectKeyFromObject(cached), live)).To(Succeed())
+	e.G.Expect(*live.Spec.Replicas).To(Equal(int32(3)))
 }
 
 // Twenty random operations in a row (image change, scale, pause, resume, undo, restart), each
