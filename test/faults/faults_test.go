@@ -236,6 +236,72 @@ func TestScaleFromAStaleSpecIsRefused(t *testing.T) {
 	e.G.Expect(*live.Spec.Replicas).To(Equal(int32(3)))
 }
 
+// A reconcile from a cached Rollout that the controller's own last status write replaced
+// sends no status patch (it could only conflict); one from the newer Rollout does. A restarted
+// controller, which remembers no writes, sends it and gets the conflict.
+func TestNoStatusPatchFromTheRolloutItsOwnWriteReplaced(t *testing.T) {
+	e := newEnv(t)
+	ro := e.rollout(2, one, one, "0s")
+	e.G.Expect(k8s.Create(e.Ctx, ro)).To(Succeed())
+
+	direct, err := client.NewWithWatch(localCluster.Config, client.Options{Scheme: scheme})
+	e.G.Expect(err).NotTo(HaveOccurred())
+	var cached *stepwisev1alpha1.Rollout // the Rollout as the cache holds it; nil: as it is
+	var statusPatches, conflicts int
+	cache := interceptor.NewClient(direct, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if ro, ok := obj.(*stepwisev1alpha1.Rollout); ok && cached != nil {
+				cached.DeepCopyInto(ro)
+				return nil
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if _, ok := list.(*appsv1.ReplicaSetList); ok { // the index is the cache's: list the namespace
+				if lo := (&client.ListOptions{}).ApplyOptions(opts); strings.Contains(lo.FieldSelector.String(), "orphan") {
+					return nil
+				}
+				return c.List(ctx, list, client.InNamespace(e.NS))
+			}
+			return c.List(ctx, list, opts...)
+		},
+		SubResourcePatch: func(ctx context.Context, c client.Client, subResource string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+			statusPatches++
+			err := c.SubResource(subResource).Patch(ctx, obj, patch, opts...)
+			if apierrors.IsConflict(err) {
+				conflicts++
+			}
+			return err
+		},
+	})
+	newReconciler := func() *rollout.Reconciler {
+		return &rollout.Reconciler{Client: cache, APIReader: direct, Recorder: events.NewFakeRecorder(100), Clock: clock.RealClock{}}
+	}
+	r := newReconciler()
+	req := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: e.NS, Name: "web"}}
+	replaced := e.get() // the version the first status write replaces
+	_, err = r.Reconcile(e.Ctx, req)
+	e.G.Expect(err).NotTo(HaveOccurred())
+	e.G.Expect(statusPatches).To(Equal(1), "the first reconcile records the new ReplicaSet")
+
+	cached = replaced // an event (the ReplicaSet's) before the status write's own
+	_, err = r.Reconcile(e.Ctx, req)
+	e.G.Expect(err).NotTo(HaveOccurred())
+	e.G.Expect(statusPatches).To(Equal(1), "no patch from the replaced Rollout")
+
+	_, err = newReconciler().Reconcile(e.Ctx, req) // restarted: remembers nothing
+	e.G.Expect(err).NotTo(HaveOccurred())
+	e.G.Expect([]int{statusPatches, conflicts}).To(Equal([]int{2, 1}), "a restarted controller's patch conflicts")
+
+	cached = nil // the cache catches up; the pods' progress is recorded again
+	e.G.Eventually(func(g Gomega) {
+		_, err := r.Reconcile(e.Ctx, req)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(e.get().Status.AvailableReplicas).To(Equal(int32(2)))
+	}).Should(Succeed())
+	e.G.Expect(conflicts).To(Equal(1))
+}
+
 // Twenty random operations in a row (image change, scale, pause, resume, undo, restart), each
 // taken once the controller has observed the previous one; then it converges, every bound held
 // throughout (the loosest bounds over the sizes the run used).

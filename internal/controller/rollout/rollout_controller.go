@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -36,6 +37,14 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  recorder.EventRecorder
 	Clock     clock.PassiveClock
+
+	// replacedByStatusWrite holds, per Rollout, the resourceVersion its last status write
+	// replaced. A reconcile that starts from a cached copy still at that version (an event
+	// came before the write's own) would only conflict with a status patch: it skips it, and
+	// the write's watch event brings the Rollout back. A hint: empty after a restart, when
+	// such a patch conflicts instead. At 500 QPS a fifth to a third of the status patches
+	// conflicted this way.
+	replacedByStatusWrite sync.Map // client.ObjectKey → string
 }
 
 // NewReconciler returns a Reconciler wired to the manager.
@@ -60,6 +69,9 @@ func NewReconciler(mgr ctrl.Manager) *Reconciler {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	ro := &stepwisev1alpha1.Rollout{}
 	if err := r.Get(ctx, req.NamespacedName, ro); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.replacedByStatusWrite.Delete(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ro.DeletionTimestamp.IsZero() {
@@ -176,6 +188,15 @@ func (r *Reconciler) patchStatus(ctx context.Context, before, ro *stepwisev1alph
 	if equality.Semantic.DeepEqual(before.Status, ro.Status) {
 		return nil
 	}
+	key := client.ObjectKeyFromObject(ro)
+	if replaced, ok := r.replacedByStatusWrite.Load(key); ok {
+		if replaced == before.ResourceVersion {
+			ctrl.LoggerFrom(ctx).V(4).Info("Status computed from the Rollout our last status write replaced; waiting for the newer one")
+			return nil
+		}
+		r.replacedByStatusWrite.Delete(key) // the cache has moved on
+	}
+	base := ro.ResourceVersion
 	// The patch is computed from the statuses alone: marshalling two whole Rollouts (their
 	// templates above all) for it was a fifth of the controller's CPU. It carries the
 	// resourceVersion, which moved on if this reconcile wrote the spec.
@@ -187,6 +208,10 @@ func (r *Reconciler) patchStatus(ctx context.Context, before, ro *stepwisev1alph
 		return fmt.Errorf("computing the status patch: %w", err)
 	}
 	err = r.Status().Patch(ctx, ro, client.RawPatch(types.MergePatchType, patch))
+	if err == nil {
+		r.replacedByStatusWrite.Store(key, base)
+		return nil
+	}
 	if apierrors.IsConflict(err) {
 		// The API server holds a newer Rollout than the cache did: its watch event brings
 		// us back to compute the status from it. A retry now would read the same stale copy.
