@@ -151,30 +151,50 @@ func TestConcurrentWritersDuringRollout(t *testing.T) {
 	e.expectConverged()
 }
 
+// handCache stands in for the manager's cache over a direct client: funcs intercept its
+// reads, and Lists of ReplicaSets answer the cache's index by controller with own() for the
+// Rollout and no orphans.
+func handCache(t *testing.T, own func(ctx context.Context, c client.WithWatch) ([]appsv1.ReplicaSet, error), funcs interceptor.Funcs) (cache, direct client.WithWatch) {
+	t.Helper()
+	direct, err := client.NewWithWatch(localCluster.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	funcs.List = func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+		rsList, ok := list.(*appsv1.ReplicaSetList)
+		if !ok {
+			return c.List(ctx, list, opts...)
+		}
+		rsList.Items = nil
+		if lo := (&client.ListOptions{}).ApplyOptions(opts); strings.Contains(lo.FieldSelector.String(), "orphan") {
+			return nil
+		}
+		items, err := own(ctx, c)
+		rsList.Items = items
+		return err
+	}
+	return interceptor.NewClient(direct, funcs), direct
+}
+
+// handReconciler returns a new Reconciler's reconcile of "web", through cache as the
+// manager's would be, and past it through direct.
+func (e *env) handReconciler(cache, direct client.WithWatch) (reconcile func() error) {
+	r := &rollout.Reconciler{Client: cache, APIReader: direct, Recorder: events.NewFakeRecorder(100), Clock: clock.RealClock{}}
+	return func() error {
+		_, err := r.Reconcile(e.Ctx, ctrl.Request{NamespacedName: client.ObjectKey{Namespace: e.NS, Name: "web"}})
+		return err
+	}
+}
+
 // A ReplicaSet created but not yet in the cache must not lead to a second one: the name
 // derives from the template, the create finds it, and the reconcile waits for the cache.
 func TestStaleCacheMakesNoSecondReplicaSet(t *testing.T) {
 	e := newEnv(t)
-	ro := e.rollout(3, one, one, "0s")
-	e.G.Expect(k8s.Create(e.Ctx, ro)).To(Succeed())
-
-	direct, err := client.NewWithWatch(localCluster.Config, client.Options{Scheme: scheme})
-	e.G.Expect(err).NotTo(HaveOccurred())
-	// A cache that has not seen any ReplicaSet yet (whatever index the list asks for).
-	stale := interceptor.NewClient(direct, interceptor.Funcs{
-		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
-			if rsList, ok := list.(*appsv1.ReplicaSetList); ok {
-				rsList.Items = nil
-				return nil
-			}
-			return c.List(ctx, list, opts...)
-		},
-	})
-	r := &rollout.Reconciler{Client: stale, APIReader: direct, Recorder: events.NewFakeRecorder(100), Clock: clock.RealClock{}}
-	req := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: e.NS, Name: "web"}}
+	e.G.Expect(k8s.Create(e.Ctx, e.rollout(3, one, one, "0s"))).To(Succeed())
+	noneYet := func(context.Context, client.WithWatch) ([]appsv1.ReplicaSet, error) { return nil, nil }
+	reconcile := e.handReconciler(handCache(t, noneYet, interceptor.Funcs{}))
 	for range 3 {
-		_, err := r.Reconcile(e.Ctx, req)
-		e.G.Expect(err).NotTo(HaveOccurred())
+		e.G.Expect(reconcile()).To(Succeed())
 	}
 	list := &appsv1.ReplicaSetList{}
 	e.G.Expect(k8s.List(e.Ctx, list, client.InNamespace(e.NS))).To(Succeed())
@@ -187,29 +207,16 @@ func TestStaleCacheMakesNoSecondReplicaSet(t *testing.T) {
 // controller's writes) goes through.
 func TestScaleFromAStaleSpecIsRefused(t *testing.T) {
 	e := newEnv(t)
-	ro := e.rollout(2, one, one, "0s")
-	e.G.Expect(k8s.Create(e.Ctx, ro)).To(Succeed())
-
-	direct, err := client.NewWithWatch(localCluster.Config, client.Options{Scheme: scheme})
-	e.G.Expect(err).NotTo(HaveOccurred())
+	e.G.Expect(k8s.Create(e.Ctx, e.rollout(2, one, one, "0s"))).To(Succeed())
 	var cached *appsv1.ReplicaSet // the ReplicaSet as the cache holds it; nil: none yet
-	cache := interceptor.NewClient(direct, interceptor.Funcs{
-		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
-			rsList, ok := list.(*appsv1.ReplicaSetList)
-			if !ok {
-				return c.List(ctx, list, opts...)
-			}
-			rsList.Items = nil
-			if lo := (&client.ListOptions{}).ApplyOptions(opts); cached != nil && !strings.Contains(lo.FieldSelector.String(), "orphan") {
-				rsList.Items = []appsv1.ReplicaSet{*cached.DeepCopy()}
-			}
-			return nil
-		},
-	})
-	r := &rollout.Reconciler{Client: cache, APIReader: direct, Recorder: events.NewFakeRecorder(100), Clock: clock.RealClock{}}
-	req := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: e.NS, Name: "web"}}
-	_, err = r.Reconcile(e.Ctx, req)
-	e.G.Expect(err).NotTo(HaveOccurred())
+	asCached := func(context.Context, client.WithWatch) ([]appsv1.ReplicaSet, error) {
+		if cached == nil {
+			return nil, nil
+		}
+		return []appsv1.ReplicaSet{*cached.DeepCopy()}, nil
+	}
+	reconcile := e.handReconciler(handCache(t, asCached, interceptor.Funcs{}))
+	e.G.Expect(reconcile()).To(Succeed())
 	list := &appsv1.ReplicaSetList{}
 	e.G.Expect(k8s.List(e.Ctx, list, client.InNamespace(e.NS))).To(Succeed())
 	e.G.Expect(list.Items).To(HaveLen(1))
@@ -218,7 +225,7 @@ func TestScaleFromAStaleSpecIsRefused(t *testing.T) {
 	other := cached.DeepCopy() // another writer sizes the ReplicaSet after the cache's copy
 	e.G.Expect(k8s.Patch(e.Ctx, other, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"replicas":5}}`)))).To(Succeed())
 	e.update(func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Replicas = ptr.To[int32](3) })
-	_, err = r.Reconcile(e.Ctx, req)
+	err := reconcile()
 	e.G.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "a size planned from generation %d: %v", cached.Generation, err)
 	e.G.Expect(err).To(MatchError(ContainSubstring(fmt.Sprintf("its spec changed after generation %d", cached.Generation))))
 	live := &appsv1.ReplicaSet{}
@@ -230,8 +237,7 @@ func TestScaleFromAStaleSpecIsRefused(t *testing.T) {
 		g.Expect(k8s.Get(e.Ctx, client.ObjectKeyFromObject(cached), live)).To(Succeed())
 		return live.ResourceVersion
 	}).ShouldNot(Equal(cached.ResourceVersion))
-	_, err = r.Reconcile(e.Ctx, req)
-	e.G.Expect(err).NotTo(HaveOccurred())
+	e.G.Expect(reconcile()).To(Succeed())
 	e.G.Expect(k8s.Get(e.Ctx, client.ObjectKeyFromObject(cached), live)).To(Succeed())
 	e.G.Expect(*live.Spec.Replicas).To(Equal(int32(3)))
 }
@@ -241,29 +247,21 @@ func TestScaleFromAStaleSpecIsRefused(t *testing.T) {
 // controller, which remembers no writes, sends it and gets the conflict.
 func TestNoStatusPatchFromTheRolloutItsOwnWriteReplaced(t *testing.T) {
 	e := newEnv(t)
-	ro := e.rollout(2, one, one, "0s")
-	e.G.Expect(k8s.Create(e.Ctx, ro)).To(Succeed())
-
-	direct, err := client.NewWithWatch(localCluster.Config, client.Options{Scheme: scheme})
-	e.G.Expect(err).NotTo(HaveOccurred())
+	e.G.Expect(k8s.Create(e.Ctx, e.rollout(2, one, one, "0s"))).To(Succeed())
 	var cached *stepwisev1alpha1.Rollout // the Rollout as the cache holds it; nil: as it is
 	var statusPatches, conflicts int
-	cache := interceptor.NewClient(direct, interceptor.Funcs{
+	live := func(ctx context.Context, c client.WithWatch) ([]appsv1.ReplicaSet, error) {
+		list := &appsv1.ReplicaSetList{}
+		err := c.List(ctx, list, client.InNamespace(e.NS))
+		return list.Items, err
+	}
+	cache, direct := handCache(t, live, interceptor.Funcs{
 		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 			if ro, ok := obj.(*stepwisev1alpha1.Rollout); ok && cached != nil {
 				cached.DeepCopyInto(ro)
 				return nil
 			}
 			return c.Get(ctx, key, obj, opts...)
-		},
-		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
-			if _, ok := list.(*appsv1.ReplicaSetList); ok { // the index is the cache's: list the namespace
-				if lo := (&client.ListOptions{}).ApplyOptions(opts); strings.Contains(lo.FieldSelector.String(), "orphan") {
-					return nil
-				}
-				return c.List(ctx, list, client.InNamespace(e.NS))
-			}
-			return c.List(ctx, list, opts...)
 		},
 		SubResourcePatch: func(ctx context.Context, c client.Client, subResource string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
 			statusPatches++
@@ -274,29 +272,22 @@ func TestNoStatusPatchFromTheRolloutItsOwnWriteReplaced(t *testing.T) {
 			return err
 		},
 	})
-	newReconciler := func() *rollout.Reconciler {
-		return &rollout.Reconciler{Client: cache, APIReader: direct, Recorder: events.NewFakeRecorder(100), Clock: clock.RealClock{}}
-	}
-	r := newReconciler()
-	req := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: e.NS, Name: "web"}}
+	reconcile := e.handReconciler(cache, direct)
 	replaced := e.get() // the version the first status write replaces
-	_, err = r.Reconcile(e.Ctx, req)
-	e.G.Expect(err).NotTo(HaveOccurred())
+	e.G.Expect(reconcile()).To(Succeed())
 	e.G.Expect(statusPatches).To(Equal(1), "the first reconcile records the new ReplicaSet")
 
 	cached = replaced // an event (the ReplicaSet's) before the status write's own
-	_, err = r.Reconcile(e.Ctx, req)
-	e.G.Expect(err).NotTo(HaveOccurred())
+	e.G.Expect(reconcile()).To(Succeed())
 	e.G.Expect(statusPatches).To(Equal(1), "no patch from the replaced Rollout")
 
-	_, err = newReconciler().Reconcile(e.Ctx, req) // restarted: remembers nothing
-	e.G.Expect(err).NotTo(HaveOccurred())
+	restarted := e.handReconciler(cache, direct) // remembers no writes
+	e.G.Expect(restarted()).To(Succeed())
 	e.G.Expect([]int{statusPatches, conflicts}).To(Equal([]int{2, 1}), "a restarted controller's patch conflicts")
 
 	cached = nil // the cache catches up; the pods' progress is recorded again
 	e.G.Eventually(func(g Gomega) {
-		_, err := r.Reconcile(e.Ctx, req)
-		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(reconcile()).To(Succeed())
 		g.Expect(e.get().Status.AvailableReplicas).To(Equal(int32(2)))
 	}).Should(Succeed())
 	e.G.Expect(conflicts).To(Equal(1))
