@@ -38,7 +38,8 @@ type AuditEvent struct {
 
 // ReadAuditLog calls visit for each complete event of the audit log from byte offset from
 // on, and returns the offset after the last one: a line the API server is still writing is
-// left for the next read.
+// left for the next read. An offset taken as the log's size may fall inside a line (the API
+// server writes in buffered chunks): that line began before it, and is skipped.
 func (c *Cluster) ReadAuditLog(from int64, visit func(*AuditEvent)) (int64, error) {
 	f, err := os.Open(c.AuditLogPath())
 	if err != nil {
@@ -50,15 +51,22 @@ func (c *Cluster) ReadAuditLog(from int64, visit func(*AuditEvent)) (int64, erro
 	} else if info.Size() < from {
 		return from, fmt.Errorf("the audit log shrank below byte %d: rotated", from)
 	}
-	if _, err := f.Seek(from, io.SeekStart); err != nil {
+	offset := max(from-1, 0) // from the byte before from, to know whether a line starts at from
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return from, err
 	}
 	data, err := io.ReadAll(f)
 	if err != nil {
 		return from, err
 	}
+	if from > 0 {
+		end := bytes.IndexByte(data, '\n') // of the line before from, or of the one from falls in
+		if end < 0 {
+			return from, nil
+		}
+		data, offset = data[end+1:], offset+int64(end+1)
+	}
 	data = data[:bytes.LastIndexByte(data, '\n')+1]
-	offset := from
 	for line := range bytes.Lines(data) {
 		var ev AuditEvent
 		if err := json.Unmarshal(line, &ev); err != nil {
