@@ -242,6 +242,60 @@ func TestScaleFromAStaleSpecIsRefused(t *testing.T) {
 	e.G.Expect(*live.Spec.Replicas).To(Equal(int32(3)))
 }
 
+// A reconcile that finds a cached ReplicaSet older than the controller's own last scale of it
+// waits for the cache (no plan, no patch); once the cache has it, the next scale goes through.
+// A restarted controller, which remembers no scales, plans from the old one and is refused.
+func TestNoScaleFromAReplicaSetBehindTheControllersOwnScale(t *testing.T) {
+	e := newEnv(t)
+	e.G.Expect(k8s.Create(e.Ctx, e.rollout(2, one, one, "0s"))).To(Succeed())
+	var cached *appsv1.ReplicaSet // the ReplicaSet as the cache holds it; nil: as it is
+	asCached := func(ctx context.Context, c client.WithWatch) ([]appsv1.ReplicaSet, error) {
+		if cached != nil {
+			return []appsv1.ReplicaSet{*cached.DeepCopy()}, nil
+		}
+		list := &appsv1.ReplicaSetList{}
+		err := c.List(ctx, list, client.InNamespace(e.NS))
+		return list.Items, err
+	}
+	scalePatches := 0
+	cache, direct := handCache(t, asCached, interceptor.Funcs{
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			if _, ok := obj.(*appsv1.ReplicaSet); ok {
+				scalePatches++
+			}
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+	})
+	reconcile := e.handReconciler(cache, direct)
+	resize := func(replicas int32) {
+		e.update(func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Replicas = ptr.To(replicas) })
+	}
+	size := func() int32 {
+		list := &appsv1.ReplicaSetList{}
+		e.G.Expect(k8s.List(e.Ctx, list, client.InNamespace(e.NS))).To(Succeed())
+		e.G.Expect(list.Items).To(HaveLen(1))
+		return *list.Items[0].Spec.Replicas
+	}
+	e.G.Expect(reconcile()).To(Succeed())
+	list := &appsv1.ReplicaSetList{}
+	e.G.Expect(k8s.List(e.Ctx, list, client.InNamespace(e.NS))).To(Succeed())
+	cached = &list.Items[0] // the cache keeps this version from now on
+
+	resize(3)
+	e.G.Expect(reconcile()).To(Succeed())
+	e.G.Expect([]int32{int32(scalePatches), size()}).To(Equal([]int32{1, 3}))
+
+	resize(4)
+	e.G.Expect(reconcile()).To(Succeed(), "the cache is behind the scale to 3: wait")
+	e.G.Expect([]int32{int32(scalePatches), size()}).To(Equal([]int32{1, 3}))
+	err := e.handReconciler(cache, direct)() // restarted: remembers no scales
+	e.G.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "a restarted controller's plan from generation %d: %v", cached.Generation, err)
+
+	cached = nil // the cache catches up
+	e.G.Expect(reconcile()).To(Succeed())
+	e.G.Expect(size()).To(Equal(int32(4)))
+}
+
 // A reconcile from a cached Rollout that the controller's own last status write replaced
 // sends no status patch (it could only conflict); one from the newer Rollout does. A restarted
 // controller, which remembers no writes, sends it and gets the conflict.

@@ -101,6 +101,7 @@ func (r *Reconciler) scale(ctx context.Context, ro *stepwisev1alpha1.Rollout, ba
 	if err != nil {
 		return nil, fmt.Errorf("scaling ReplicaSet %s to %d: %w", klog.KObj(base), step.To, err)
 	}
+	r.scaledGeneration.Store(scaled.UID, scaled.Generation)
 	if step.From != step.To {
 		r.Recorder.Eventf(ro, scaled, corev1.EventTypeNormal, "ScalingReplicaSet", "Scaling",
 			"Scaled %s replica set %s to %d", step.Direction(), scaled.Name, step.To)

@@ -45,6 +45,11 @@ type Reconciler struct {
 	// such a patch conflicts instead. At 500 QPS a fifth to a third of the status patches
 	// conflicted this way.
 	replacedByStatusWrite sync.Map // client.ObjectKey → string
+	// scaledGeneration holds, per ReplicaSet UID, the generation its last scale by the
+	// controller made. A cached ReplicaSet below it is behind that write, and a plan from it
+	// would be refused (see scale): the reconcile waits for the write's watch event instead.
+	// A hint too: after a restart such a plan is refused and retried.
+	scaledGeneration sync.Map // types.UID → int64
 }
 
 // NewReconciler returns a Reconciler wired to the manager.
@@ -98,6 +103,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("building snapshot: %w", err)
 	}
+	if r.behindOwnScales(snap.All()) {
+		ctrl.LoggerFrom(ctx).V(4).Info("A cached ReplicaSet is behind the controller's own scale; waiting for it")
+		return ctrl.Result{}, nil
+	}
 	snap.Now = now
 	if request, ok := rollbackRequest(ro); ok {
 		return ctrl.Result{}, r.rollback(ctx, ro, snap, request) // the spec change brings us back
@@ -128,6 +137,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	}
 	synced = true
 	return ctrl.Result{RequeueAfter: planner.Earliest(plan.RequeueAfter, status.RequeueAfter(ro, &ro.Status, plan.AllRSs, plan.Params.Replicas, now))}, nil
+}
+
+// behindOwnScales reports whether a cached ReplicaSet is older than the controller's own last
+// scale of it, and forgets the scales the cache has caught up with.
+func (r *Reconciler) behindOwnScales(rss []*appsv1.ReplicaSet) bool {
+	behind := false
+	for _, rs := range rss {
+		if scaled, ok := r.scaledGeneration.Load(rs.UID); ok {
+			if rs.Generation < scaled.(int64) {
+				behind = true
+			} else {
+				r.scaledGeneration.Delete(rs.UID)
+			}
+		}
+	}
+	return behind
 }
 
 // cacheBehind reports whether the cache holds an older version of a Rollout whose plan
