@@ -7,7 +7,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/cache"
 
 	"github.com/stepwise-dev/stepwise/test/observe"
 )
@@ -65,31 +64,36 @@ func (w *watcher) group(name string) *group {
 	return g
 }
 
-func (w *watcher) record(old, obj any, deleted bool) {
+// record applies a batch of changes, then checks each rollout it touched once: a batch is a
+// list after a broken watch, whose states in between never existed.
+func (w *watcher) record(changes []observe.Change) {
 	now := time.Now()
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj, deleted = tomb.Obj, true
-	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	switch x := obj.(type) {
-	case *appsv1.ReplicaSet:
-		g := w.group(x.Labels[groupLabel])
-		if deleted {
-			delete(g.rss, x.Name)
-		} else {
-			g.rss[x.Name] = x
+	touched := map[*group]bool{}
+	for _, c := range changes {
+		switch x := c.New.(type) {
+		case *appsv1.ReplicaSet:
+			g := w.group(x.Labels[groupLabel])
+			if c.Deleted {
+				delete(g.rss, x.Name)
+			} else {
+				g.rss[x.Name] = x
+			}
+			old, _ := c.Old.(*appsv1.ReplicaSet)
+			g.noteReplicaSet(now, old, x, c.Deleted)
+			touched[g] = true
+		case *corev1.Pod:
+			g := w.group(x.Labels[groupLabel])
+			if c.Deleted {
+				delete(g.pods, x.Name)
+			} else {
+				g.pods[x.Name] = x
+			}
+			touched[g] = true
 		}
-		oldRS, _ := old.(*appsv1.ReplicaSet)
-		g.noteReplicaSet(now, oldRS, x, deleted)
-		g.observe(now)
-	case *corev1.Pod:
-		g := w.group(x.Labels[groupLabel])
-		if deleted {
-			delete(g.pods, x.Name)
-		} else {
-			g.pods[x.Name] = x
-		}
+	}
+	for g := range touched {
 		g.observe(now)
 	}
 }

@@ -16,8 +16,9 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 )
@@ -87,7 +88,7 @@ type Observer struct {
 // Start watches namespace ns until Stop.
 func Start(cs kubernetes.Interface, ns string) (*Observer, error) {
 	o := &Observer{rss: map[string]*appsv1.ReplicaSet{}, pods: map[string]*corev1.Pod{}}
-	stop, err := Watch(cs, ns, func(_, obj any, deleted bool) { o.record(obj, deleted) })
+	stop, err := Watch(cs, ns, o.record)
 	if err != nil {
 		return nil, err
 	}
@@ -95,30 +96,106 @@ func Start(cs kubernetes.Interface, ns string) (*Observer, error) {
 	return o, nil
 }
 
-// Watch calls record for every add, update and delete of a ReplicaSet or pod of namespace ns
-// (old is the previous version for an update, else nil; obj may be a
-// cache.DeletedFinalStateUnknown), from the initial list on, until stop is called.
-func Watch(cs kubernetes.Interface, ns string, record func(old, obj any, deleted bool)) (stop func(), err error) {
+// Change is one ReplicaSet or pod added, updated or deleted. Old is its previous version, nil
+// for an add; New is the object, its last known version if Deleted.
+type Change struct {
+	Old, New any
+	Deleted  bool
+}
+
+// Watch calls record with every change of the ReplicaSets and pods of namespace ns, from the
+// initial list on, until stop is called. A list, the initial one or one after the watch broke
+// (an API server restart), comes as one call holding every difference it makes: a state in
+// the middle of a relist would mix the ReplicaSets' old and new sizes, a state that never
+// existed. Calls come from one goroutine per resource.
+func Watch(cs kubernetes.Interface, ns string, record func([]Change)) (stop func(), err error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns))
-	for _, inf := range []cache.SharedIndexInformer{factory.Apps().V1().ReplicaSets().Informer(), factory.Core().V1().Pods().Informer()} {
-		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { record(nil, obj, false) },
-			UpdateFunc: func(old, obj any) { record(old, obj, false) },
-			DeleteFunc: func(obj any) { record(nil, obj, true) },
-		}); err != nil {
-			cancel()
-			return nil, err
-		}
+	stores := []*batchStore{newBatchStore(record), newBatchStore(record)}
+	reflectors := []*cache.Reflector{
+		cache.NewReflector(cache.NewListWatchFromClient(cs.AppsV1().RESTClient(), "replicasets", ns, fields.Everything()), &appsv1.ReplicaSet{}, stores[0], 0),
+		cache.NewReflector(cache.NewListWatchFromClient(cs.CoreV1().RESTClient(), "pods", ns, fields.Everything()), &corev1.Pod{}, stores[1], 0),
 	}
-	factory.Start(ctx.Done())
-	for typ, synced := range factory.WaitForCacheSync(ctx.Done()) {
-		if !synced {
+	for _, r := range reflectors {
+		go r.RunWithContext(ctx)
+	}
+	deadline := time.After(time.Minute)
+	for _, s := range stores {
+		select {
+		case <-s.listed:
+		case <-deadline:
 			cancel()
-			return nil, fmt.Errorf("watch cache for %v did not sync", typ)
+			return nil, fmt.Errorf("watch of namespace %s: no list within a minute", ns)
 		}
 	}
 	return cancel, nil
+}
+
+// batchStore is a reflector's store that hands each change to record, and each list as one
+// batch of the differences it makes.
+type batchStore struct {
+	record func([]Change)
+	objs   map[string]metav1.Object // by name: one namespace
+	listed chan struct{}            // closed by the first list
+}
+
+func newBatchStore(record func([]Change)) *batchStore {
+	return &batchStore{record: record, objs: map[string]metav1.Object{}, listed: make(chan struct{})}
+}
+
+func (s *batchStore) Add(obj any) error    { return s.apply(obj, false) }
+func (s *batchStore) Update(obj any) error { return s.apply(obj, false) }
+func (s *batchStore) Delete(obj any) error { return s.apply(obj, true) }
+func (s *batchStore) Resync() error        { return nil }
+
+// Replace records the objects list adds or changes and those it no longer holds, at once.
+func (s *batchStore) Replace(list []any, _ string) error {
+	gone := s.objs
+	s.objs = make(map[string]metav1.Object, len(list))
+	var changes []Change
+	for _, item := range list {
+		obj, err := meta.Accessor(item)
+		if err != nil {
+			return err
+		}
+		old, seen := gone[obj.GetName()]
+		delete(gone, obj.GetName())
+		s.objs[obj.GetName()] = obj
+		if !seen {
+			changes = append(changes, Change{New: item})
+		} else if old.GetResourceVersion() != obj.GetResourceVersion() {
+			changes = append(changes, Change{Old: old, New: item})
+		}
+	}
+	for _, old := range gone {
+		changes = append(changes, Change{Old: old, New: old, Deleted: true})
+	}
+	if len(changes) > 0 {
+		s.record(changes)
+	}
+	select {
+	case <-s.listed:
+	default:
+		close(s.listed)
+	}
+	return nil
+}
+
+func (s *batchStore) apply(item any, deleted bool) error {
+	obj, err := meta.Accessor(item)
+	if err != nil {
+		return err
+	}
+	change := Change{New: item, Deleted: deleted}
+	if old, ok := s.objs[obj.GetName()]; ok {
+		change.Old = old
+	}
+	if deleted {
+		delete(s.objs, obj.GetName())
+	} else {
+		s.objs[obj.GetName()] = obj
+	}
+	s.record([]Change{change})
+	return nil
 }
 
 // Stop ends the watch.
@@ -132,24 +209,23 @@ func (o *Observer) SetBounds(b Bounds) {
 	o.check(o.snapshot())
 }
 
-func (o *Observer) record(obj any, deleted bool) {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj, deleted = tomb.Obj, true
-	}
+func (o *Observer) record(changes []Change) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	switch x := obj.(type) {
-	case *appsv1.ReplicaSet:
-		if deleted {
-			delete(o.rss, x.Name)
-		} else {
-			o.rss[x.Name] = x
-		}
-	case *corev1.Pod:
-		if deleted {
-			delete(o.pods, x.Name)
-		} else {
-			o.pods[x.Name] = x
+	for _, c := range changes {
+		switch x := c.New.(type) {
+		case *appsv1.ReplicaSet:
+			if c.Deleted {
+				delete(o.rss, x.Name)
+			} else {
+				o.rss[x.Name] = x
+			}
+		case *corev1.Pod:
+			if c.Deleted {
+				delete(o.pods, x.Name)
+			} else {
+				o.pods[x.Name] = x
+			}
 		}
 	}
 	st := o.snapshot()

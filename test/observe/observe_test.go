@@ -1,0 +1,71 @@
+package observe
+
+import (
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+)
+
+func replicaSet(name, resourceVersion string, replicas int32) *appsv1.ReplicaSet {
+	return &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: name, ResourceVersion: resourceVersion},
+		Spec:       appsv1.ReplicaSetSpec{Replicas: ptr.To(replicas)},
+	}
+}
+
+// A relist after a broken watch finds the new ReplicaSet scaled up and the old one scaled
+// down. Seen one object at a time, in name order, the state in between holds the new size
+// with the old one: 20 desired replicas, a state that never existed.
+func TestARelistIsOneState(t *testing.T) {
+	o := &Observer{rss: map[string]*appsv1.ReplicaSet{}, bounds: Bounds{MaxReplicas: 13}}
+	s := newBatchStore(o.record)
+	if err := s.Replace([]any{replicaSet("a-new", "1", 3), replicaSet("b-old", "2", 10), replicaSet("c-gone", "3", 0)}, "3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Replace([]any{replicaSet("a-new", "7", 10), replicaSet("b-old", "8", 3), replicaSet("d-added", "9", 0)}, "9"); err != nil {
+		t.Fatal(err)
+	}
+	if v := o.Violations(); len(v) > 0 {
+		t.Errorf("violations in a relist: %v", v)
+	}
+	states := o.States()
+	if len(states) != 2 {
+		t.Fatalf("%d states, want one per list: %v", len(states), states)
+	}
+	if got, want := states[1].String(), "a-new() desired 10 pods 0 ready 0 terminating 0; b-old() desired 3 pods 0 ready 0 terminating 0; d-added() desired 0 pods 0 ready 0 terminating 0"; got != want {
+		t.Errorf("state after the relist:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// A list records only what it changes: an object at the same resourceVersion is not a
+// change, and one the list no longer holds is deleted with its last known version.
+func TestAListRecordsItsDifferences(t *testing.T) {
+	var batches [][]Change
+	s := newBatchStore(func(c []Change) { batches = append(batches, c) })
+	same, changed, gone := replicaSet("same", "1", 1), replicaSet("changed", "2", 1), replicaSet("gone", "3", 1)
+	if err := s.Replace([]any{same, changed, gone}, "3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(replicaSet("changed", "4", 2)); err != nil {
+		t.Fatal(err)
+	}
+	newer := replicaSet("changed", "5", 3)
+	if err := s.Replace([]any{replicaSet("same", "1", 1), newer}, "5"); err != nil {
+		t.Fatal(err)
+	}
+	if len(batches) != 3 || len(batches[0]) != 3 || len(batches[1]) != 1 {
+		t.Fatalf("batches %v: want the first list, the update, the relist", batches)
+	}
+	relist := batches[2]
+	if len(relist) != 2 {
+		t.Fatalf("relist recorded %d changes, want 2: %v", len(relist), relist)
+	}
+	if c := relist[0]; c.New != newer || c.Old.(*appsv1.ReplicaSet).ResourceVersion != "4" || c.Deleted {
+		t.Errorf("first change %+v: want the update from version 4 to 5", c)
+	}
+	if c := relist[1]; c.New != gone || !c.Deleted {
+		t.Errorf("second change %+v: want the deletion of gone", c)
+	}
+}
