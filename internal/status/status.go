@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -266,6 +267,24 @@ func setCounters(st *stepwisev1alpha1.RolloutStatus, allRSs []*appsv1.ReplicaSet
 	if sel, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector); err == nil {
 		st.Selector = sel.String()
 	}
+}
+
+// CountsOnly reports whether after differs from before only in what setCounters writes from
+// the ReplicaSets' statuses and sizes, and in what follows from those counts alone: the
+// progress time they moved, the READY column, the Complete condition's wording of them. A
+// reconcile computes that difference again from the ReplicaSets' next watch events.
+func CountsOnly(before, after *stepwisev1alpha1.RolloutStatus) bool {
+	counted := after.DeepCopy()
+	counted.Replicas, counted.UpdatedReplicas = before.Replicas, before.UpdatedReplicas
+	counted.ReadyReplicas, counted.AvailableReplicas = before.ReadyReplicas, before.AvailableReplicas
+	counted.UnavailableReplicas, counted.TerminatingReplicas = before.UnavailableReplicas, before.TerminatingReplicas
+	counted.Ready, counted.LastProgressTime = before.Ready, before.LastProgressTime
+	was := meta.FindStatusCondition(before.Conditions, stepwisev1alpha1.ConditionComplete)
+	is := meta.FindStatusCondition(counted.Conditions, stepwisev1alpha1.ConditionComplete)
+	if was != nil && is != nil && was.Status == is.Status && was.Reason == is.Reason {
+		is.Message = was.Message
+	}
+	return equality.Semantic.DeepEqual(before, counted)
 }
 
 // copyReplicaFailure mirrors the first ReplicaFailure condition of a ReplicaSet (the new one

@@ -123,3 +123,33 @@ func TestViewMatchesKubectlRolloutStatus(t *testing.T) {
 		})
 	}
 }
+
+// A reconcile that scaled leaves a change of counts unwritten (the reconciler's patchStatus):
+// the next reconcile computes from the same stored status, so the progress the counts show is
+// recorded then, and nothing else may be held back.
+func TestCountsOnlyIsTheChangeANextReconcileWritesAgain(t *testing.T) {
+	g := NewWithT(t)
+	ro := rollout(3)
+	ro.Status = stepwisev1alpha1.RolloutStatus{ObservedGeneration: 1, Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 3, AvailableReplicas: 3}
+	started := compute(ro, rs("web-new", 1, 0, 0), rs("web-old", 2, 3, 3), true, t0)
+	g.Expect(CountsOnly(&ro.Status, &started)).To(BeFalse(), "a new generation observed, a new ReplicaSet")
+	ro.Status = started
+
+	first := compute(ro, rs("web-new", 1, 1, 1), rs("web-old", 2, 2, 2), false, t0.Add(time.Second))
+	g.Expect(CountsOnly(&ro.Status, &first)).To(BeFalse(), "Progressing's reason moves from NewReplicaSetCreated to ReplicaSetUpdated")
+	ro.Status = first
+
+	moved := compute(ro, rs("web-new", 2, 2, 2), rs("web-old", 1, 1, 1), false, t0.Add(2*time.Second))
+	g.Expect(moved.UpdatedReplicas).To(Equal(int32(2)))
+	g.Expect(CountsOnly(&ro.Status, &moved)).To(BeTrue())
+
+	// Left unwritten, the same progress is found and timed by the next reconcile.
+	again := compute(ro, rs("web-new", 2, 2, 2), rs("web-old", 1, 1, 1), false, t0.Add(3*time.Second))
+	g.Expect(again.UpdatedReplicas).To(Equal(int32(2)))
+	g.Expect(again.LastProgressTime.Time).To(Equal(t0.Add(3 * time.Second)))
+
+	// Fewer available pods than allowed turns Available False: a condition, written at once.
+	unavailable := compute(ro, rs("web-new", 2, 2, 0), rs("web-old", 1, 1, 1), false, t0.Add(2*time.Second))
+	g.Expect(meta.IsStatusConditionFalse(unavailable.Conditions, stepwisev1alpha1.ConditionAvailable)).To(BeTrue())
+	g.Expect(CountsOnly(&ro.Status, &unavailable)).To(BeFalse())
+}
