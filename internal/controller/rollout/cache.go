@@ -10,9 +10,10 @@ import (
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 )
 
-// CacheOptions keep the manager's cache to what the reconciler reads. Pods are watched as
-// metadata only (SetupWithManager) and cached as name, version and controller: their events
-// wake a Rollout with progress gates, which then lists its pods past the cache. Pods cached
+// CacheOptions keep the manager's cache to what the reconciler reads. Pods are watched, once
+// a Rollout has progress gates (SetupWithManager), as metadata only and cached as name,
+// version and controller: their events wake a Rollout with progress gates, which then lists
+// its pods past the cache. Pods cached
 // with their conditions took a fifth of the heap with 10,000 idle Rollouts, for a feature
 // few Rollouts use.
 //
