@@ -47,6 +47,9 @@ func TestSmoke(t *testing.T) {
 		if m.CPUSeconds <= 0 || m.PeakRSSMB <= 0 {
 			t.Errorf("%s: CPU %v s, peak RSS %v MiB", ctrl, m.CPUSeconds, m.PeakRSSMB)
 		}
+		if m.ClusterCPUSeconds["kube-controller-manager"] <= 0 || m.APIServerCPUSeconds != m.ClusterCPUSeconds["kube-apiserver"] {
+			t.Errorf("%s: cluster CPU %v, API server %v s", ctrl, m.ClusterCPUSeconds, m.APIServerCPUSeconds)
+		}
 	}
 	if idle := report.Idle[0]; idle.Rollouts != 20 || idle.ResyncSeconds <= 0 || idle.RSSMB <= 0 || idle.LiveHeapMB <= 0 {
 		t.Errorf("idle result %+v", idle)
@@ -99,17 +102,18 @@ func TestCaseArithmetic(t *testing.T) {
 
 func TestMedianOfRepetitions(t *testing.T) {
 	runs := []Measure{
-		{CompletionSeconds: 3, DecisionP99Ms: 40, WritesPerPod: map[string]float64{"kwok": 4}, ControllerWrites: map[string]int{"patch replicasets": 9}},
+		{CompletionSeconds: 3, DecisionP99Ms: 40, WritesPerPod: map[string]float64{"kwok": 4}, ControllerWrites: map[string]int{"patch replicasets": 9}, ClusterCPUSeconds: map[string]float64{"etcd": 6}},
 		{CompletionSeconds: 1, DecisionP99Ms: 10, Violations: 2, FirstViolation: "7 pods", WritesPerPod: map[string]float64{"kwok": 2}},
-		{CompletionSeconds: 2, DecisionP99Ms: 20, WritesPerPod: map[string]float64{"kwok": 3}, ControllerWrites: map[string]int{"patch replicasets": 5}},
+		{CompletionSeconds: 2, DecisionP99Ms: 20, WritesPerPod: map[string]float64{"kwok": 3}, ControllerWrites: map[string]int{"patch replicasets": 5}, ClusterCPUSeconds: map[string]float64{"etcd": 2}},
 		{TimedOut: true, DecisionP99Ms: 30, WritesPerPod: map[string]float64{"kwok": 5}},
 	}
 	m := median(runs)
 	if m.CompletionSeconds != 2 || !m.TimedOut {
 		t.Errorf("completion %v timed out %v; want the completed runs' median 2, and a timeout", m.CompletionSeconds, m.TimedOut)
 	}
-	if m.DecisionP99Ms != 25 || m.WritesPerPod["kwok"] != 3.5 || m.ControllerWrites["patch replicasets"] != 2 {
-		t.Errorf("p99 %v, kwok %v, patches %v; want 25, 3.5, 2 (an absent count is 0)", m.DecisionP99Ms, m.WritesPerPod["kwok"], m.ControllerWrites["patch replicasets"])
+	if m.DecisionP99Ms != 25 || m.WritesPerPod["kwok"] != 3.5 || m.ControllerWrites["patch replicasets"] != 2 || m.ClusterCPUSeconds["etcd"] != 1 {
+		t.Errorf("p99 %v, kwok %v, patches %v, etcd CPU %v; want 25, 3.5, 2, 1 (an absent figure is 0)",
+			m.DecisionP99Ms, m.WritesPerPod["kwok"], m.ControllerWrites["patch replicasets"], m.ClusterCPUSeconds["etcd"])
 	}
 	if m.Violations != 2 || m.FirstViolation != "7 pods" {
 		t.Errorf("violations %d %q: every run's must count", m.Violations, m.FirstViolation)

@@ -39,7 +39,7 @@ func median(runs []Measure) Measure {
 	m.CPUSeconds = of(func(m Measure) float64 { return m.CPUSeconds })
 	m.PeakRSSMB = of(func(m Measure) float64 { return m.PeakRSSMB })
 	m.APIServerCPUSeconds = of(func(m Measure) float64 { return m.APIServerCPUSeconds })
-	clients, requests := map[string]bool{}, map[string]bool{}
+	clients, requests, processes := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, run := range runs {
 		for client := range run.WritesPerPod {
 			clients[client] = true
@@ -47,10 +47,17 @@ func median(runs []Measure) Measure {
 		for request := range run.ControllerWrites {
 			requests[request] = true
 		}
+		for process := range run.ClusterCPUSeconds {
+			processes[process] = true
+		}
 	}
 	m.WritesPerPod = map[string]float64{}
 	for client := range clients {
 		m.WritesPerPod[client] = of(func(m Measure) float64 { return m.WritesPerPod[client] })
+	}
+	m.ClusterCPUSeconds = map[string]float64{}
+	for process := range processes {
+		m.ClusterCPUSeconds[process] = of(func(m Measure) float64 { return m.ClusterCPUSeconds[process] })
 	}
 	m.ControllerWrites = map[string]int{}
 	for request := range requests {

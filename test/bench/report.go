@@ -91,6 +91,9 @@ type Measure struct {
 	CPUSeconds          float64 `json:"cpuSeconds"`
 	PeakRSSMB           float64 `json:"peakRSSMiB"`
 	APIServerCPUSeconds float64 `json:"apiServerCPUSeconds"`
+	// ClusterCPUSeconds is every cluster process's CPU during the rollout, by name
+	// (kube-controller-manager runs the ReplicaSet controller): where a slower run's time went.
+	ClusterCPUSeconds map[string]float64 `json:"clusterCPUSeconds"`
 }
 
 // IdleResult is the controller with many idle Rollouts.

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -48,6 +49,9 @@ type Options struct {
 	Repeat int
 	// Idle are the numbers of idle Rollouts whose full resync is measured, in the last profile.
 	Idle []int
+	// APIServerProfile, when positive, saves a CPU profile of the API server over this long
+	// from each run's template change: logs/apiserver-<case>-<repetition>-<controller>.pprof.
+	APIServerProfile time.Duration
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -147,6 +151,7 @@ func runProfile(ctx context.Context, opts Options, bin string, profile Profile, 
 				r.logf("%-8s %-34s %-10s %7.2fs  decisions p50 %6.1fms p99 %6.1fms  violations %d  writes/pod %.2f  cpu %.2fs  rss %.0fMiB  apiserver cpu %.1fs%s",
 					profile.Name, cs, ctrl, m.CompletionSeconds, m.DecisionP50Ms, m.DecisionP99Ms, m.Violations, m.ControllerWritesPerPod, m.CPUSeconds, m.PeakRSSMB, m.APIServerCPUSeconds, timedOut(m))
 				r.logf("%-8s %-34s %-10s writes %v", profile.Name, cs, ctrl, m.ControllerWrites)
+				r.logf("%-8s %-34s %-10s cluster cpu %v", profile.Name, cs, ctrl, m.ClusterCPUSeconds)
 				runs[ctrl] = append(runs[ctrl], m)
 			}
 		}
@@ -315,13 +320,21 @@ func (r *runner) runCase(ctx context.Context, ctrl Controller, index, rep int, c
 	if err != nil {
 		return Measure{}, err
 	}
-	apiServerCPU, err := cpuSeconds(r.cluster.PID("kube-apiserver"))
+	clusterCPU, err := r.clusterCPU()
 	if err != nil {
 		return Measure{}, err
 	}
 	auditFrom, err := fileSize(r.cluster.AuditLogPath())
 	if err != nil {
 		return Measure{}, err
+	}
+	if r.opts.APIServerProfile > 0 {
+		profiled := r.profileAPIServer(ctx, fmt.Sprintf("apiserver-%d-%d-%s.pprof", index, rep, ctrl))
+		defer func() {
+			if err := <-profiled; err != nil {
+				r.logf("profiling the API server: %v", err)
+			}
+		}()
 	}
 	surge, unavailable := c.Bounds()
 	bounds := observe.Bounds{MaxReplicas: c.Replicas + surge, MinAvailable: c.Replicas - unavailable}
@@ -346,11 +359,15 @@ func (r *runner) runCase(ctx context.Context, ctrl Controller, index, rep int, c
 	if m.CPUSeconds, m.PeakRSSMB, err = use.end(); err != nil {
 		return Measure{}, err
 	}
-	apiServerCPUEnd, err := cpuSeconds(r.cluster.PID("kube-apiserver"))
+	clusterCPUEnd, err := r.clusterCPU()
 	if err != nil {
 		return Measure{}, err
 	}
-	m.APIServerCPUSeconds = apiServerCPUEnd - apiServerCPU
+	m.ClusterCPUSeconds = map[string]float64{}
+	for name, end := range clusterCPUEnd {
+		m.ClusterCPUSeconds[name] = end - clusterCPU[name]
+	}
+	m.APIServerCPUSeconds = m.ClusterCPUSeconds["kube-apiserver"]
 	out := w.outcome(names)
 	if !m.TimedOut {
 		m.CompletionSeconds = out.last.Sub(out.first).Seconds()
@@ -436,6 +453,35 @@ func (r *runner) deleteNamespace(ctx context.Context, ns string) error {
 		err := r.client.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{})
 		return apierrors.IsNotFound(err)
 	})
+}
+
+// clusterCPU returns the CPU seconds each cluster process has used.
+func (r *runner) clusterCPU() (map[string]float64, error) {
+	used := map[string]float64{}
+	for name, pid := range r.cluster.Processes() {
+		cpu, err := cpuSeconds(pid)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		used[name] = cpu
+	}
+	return used, nil
+}
+
+// profileAPIServer saves a CPU profile of the API server over opts.APIServerProfile to
+// logs/file, in the background; the channel reports the outcome.
+func (r *runner) profileAPIServer(ctx context.Context, file string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		data, err := r.kube.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").
+			Param("seconds", strconv.Itoa(int(r.opts.APIServerProfile.Seconds()))).
+			Timeout(r.opts.APIServerProfile + time.Minute).DoRaw(ctx)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(r.opts.Out, "logs", file), data, 0o644)
+		}
+		done <- err
+	}()
+	return done
 }
 
 // waitFor polls cond every 100 ms until it holds or timeout passes.

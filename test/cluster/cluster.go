@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -233,6 +234,9 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
 // PID returns the process id of a component ("kube-apiserver", DeploymentControllerProcess,
 // ...), or 0 when it does not run.
 func (c *Cluster) PID(name string) int { return c.state.PIDs[name] }
+
+// Processes returns the PID of each running component, by name.
+func (c *Cluster) Processes() map[string]int { return maps.Clone(c.state.PIDs) }
 
 // AuditLogPath is where the API server writes the audit log of Options.AuditUser or
 // Options.AuditWrites.
