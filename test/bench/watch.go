@@ -6,6 +6,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/stepwise-dev/stepwise/test/observe"
@@ -72,26 +73,17 @@ func (w *watcher) record(changes []observe.Change) {
 	defer w.mu.Unlock()
 	touched := map[*group]bool{}
 	for _, c := range changes {
-		switch x := c.New.(type) {
-		case *appsv1.ReplicaSet:
-			g := w.group(x.Labels[groupLabel])
-			if c.Deleted {
-				delete(g.rss, x.Name)
-			} else {
-				g.rss[x.Name] = x
-			}
-			old, _ := c.Old.(*appsv1.ReplicaSet)
-			g.noteReplicaSet(now, old, x, c.Deleted)
-			touched[g] = true
-		case *corev1.Pod:
-			g := w.group(x.Labels[groupLabel])
-			if c.Deleted {
-				delete(g.pods, x.Name)
-			} else {
-				g.pods[x.Name] = x
-			}
-			touched[g] = true
+		obj, ok := c.New.(metav1.Object)
+		if !ok {
+			continue
 		}
+		g := w.group(obj.GetLabels()[groupLabel])
+		observe.Apply(c, g.rss, g.pods)
+		if rs, ok := c.New.(*appsv1.ReplicaSet); ok {
+			old, _ := c.Old.(*appsv1.ReplicaSet)
+			g.noteReplicaSet(now, old, rs, c.Deleted)
+		}
+		touched[g] = true
 	}
 	for g := range touched {
 		g.observe(now)

@@ -213,24 +213,29 @@ func (o *Observer) record(changes []Change) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, c := range changes {
-		switch x := c.New.(type) {
-		case *appsv1.ReplicaSet:
-			if c.Deleted {
-				delete(o.rss, x.Name)
-			} else {
-				o.rss[x.Name] = x
-			}
-		case *corev1.Pod:
-			if c.Deleted {
-				delete(o.pods, x.Name)
-			} else {
-				o.pods[x.Name] = x
-			}
-		}
+		Apply(c, o.rss, o.pods)
 	}
 	st := o.snapshot()
 	o.states = append(o.states, st)
 	o.check(st)
+}
+
+// Apply records change c in rss or pods, the ReplicaSets and pods by name.
+func Apply(c Change, rss map[string]*appsv1.ReplicaSet, pods map[string]*corev1.Pod) {
+	switch x := c.New.(type) {
+	case *appsv1.ReplicaSet:
+		put(rss, x.Name, x, c.Deleted)
+	case *corev1.Pod:
+		put(pods, x.Name, x, c.Deleted)
+	}
+}
+
+func put[T any](byName map[string]T, name string, obj T, deleted bool) {
+	if deleted {
+		delete(byName, name)
+	} else {
+		byName[name] = obj
+	}
 }
 
 func (o *Observer) snapshot() State { return StateOf(time.Now(), o.rss, o.pods) }
