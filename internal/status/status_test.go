@@ -124,9 +124,10 @@ func TestViewMatchesKubectlRolloutStatus(t *testing.T) {
 	}
 }
 
-// A reconcile that scaled leaves a change of counts unwritten (the reconciler's patchStatus):
-// the next reconcile computes from the same stored status, so the progress the counts show is
-// recorded then, and nothing else may be held back.
+// A reconcile that scaled, or that finds a ReplicaSet's status behind its spec, leaves a change
+// of counts unwritten (the reconciler's patchStatus): the next reconcile computes from the same
+// stored status, so the progress the counts show is recorded then, and nothing else may be
+// held back.
 func TestCountsOnlyIsTheChangeANextReconcileWritesAgain(t *testing.T) {
 	g := NewWithT(t)
 	ro := rollout(3)

@@ -13,9 +13,8 @@ import (
 // CacheOptions keep the manager's cache to what the reconciler reads. Pods are watched, once
 // a Rollout has progress gates (SetupWithManager), as metadata only and cached as name,
 // version and controller: their events wake a Rollout with progress gates, which then lists
-// its pods past the cache. Pods cached
-// with their conditions took a fifth of the heap with 10,000 idle Rollouts, for a feature
-// few Rollouts use.
+// its pods past the cache. Pods cached with their conditions took a fifth of the heap with
+// 10,000 idle Rollouts, for a feature few Rollouts use.
 //
 // ReplicaSets another controller owns (every Deployment's) are kept as metadata only: the
 // reconciler looks at their owner to leave them alone, and a ReplicaSet that loses its owner
