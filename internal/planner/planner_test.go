@@ -26,15 +26,18 @@ func rollout(replicas int32, surge, unavailable intstr.IntOrString, image string
 	return ro
 }
 
+// imageSuffix turns an image into a name suffix ("web:v2" → "webv2").
+var imageSuffix = strings.NewReplacer(":", "", ".", "")
+
 // rs builds a ReplicaSet of ro's template (image) with spec replicas and available pods, sized
 // for ro's current replicas; age orders creation (smaller is older).
 func rs(ro *stepwisev1alpha1.Rollout, image string, age int, revision, spec, available int32) *appsv1.ReplicaSet {
 	t := ro.Spec.Template.DeepCopy()
 	t.Spec.Containers[0].Image = image
 	params, _ := Resolve(ro)
-	return &appsv1.ReplicaSet{
+	base := &appsv1.ReplicaSet{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: "web-" + strings.NewReplacer(":", "", ".", "").Replace(image), Namespace: "ns",
+			Name: "web-" + imageSuffix.Replace(image), Namespace: "ns",
 			CreationTimestamp: metav1.NewTime(epoch.Add(time.Duration(age) * time.Minute)),
 			Annotations: map[string]string{
 				stepwisev1alpha1.RevisionAnnotation:        fmt.Sprint(revision),
@@ -42,12 +45,19 @@ func rs(ro *stepwisev1alpha1.Rollout, image string, age int, revision, spec, ava
 				stepwisev1alpha1.MaxReplicasAnnotation:     fmt.Sprint(params.Replicas + params.MaxSurge),
 			},
 		},
-		Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To(spec), Template: *t},
-		Status: appsv1.ReplicaSetStatus{
-			Replicas: spec, ReadyReplicas: available, AvailableReplicas: available,
-			TerminatingReplicas: ptr.To[int32](0),
-		},
+		Spec:   appsv1.ReplicaSetSpec{Template: *t},
+		Status: appsv1.ReplicaSetStatus{TerminatingReplicas: ptr.To[int32](0)},
 	}
+	return sized(base, spec, available)
+}
+
+// sized is base with spec replicas and available (and ready) pods. The copy is shallow, so a
+// sweep of sizes shares base's template and annotations: planning only reads them.
+func sized(base *appsv1.ReplicaSet, spec, available int32) *appsv1.ReplicaSet {
+	rs := *base
+	rs.Spec.Replicas = &spec
+	rs.Status.Replicas, rs.Status.ReadyReplicas, rs.Status.AvailableReplicas = spec, available, available
+	return &rs
 }
 
 func sizes(steps []ScaleStep) []string {

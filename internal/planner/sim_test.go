@@ -360,13 +360,14 @@ func TestBoundsSweep(t *testing.T) {
 				if err != nil {
 					continue // both rounding to zero literally, e.g. 0 and "0%"
 				}
+				newBase, oldBase := rs(ro, "v2", 1, 2, 0, 0), rs(ro, "v1", 0, 1, 0, 0)
 				for oldSpec := int32(0); oldSpec <= replicas; oldSpec++ {
 					for newSpec := int32(0); newSpec <= replicas+params.MaxSurge-oldSpec; newSpec++ {
 						for oldAvail := int32(0); oldAvail <= oldSpec; oldAvail++ {
 							for newAvail := int32(0); newAvail <= newSpec; newAvail++ {
 								before := Snapshot{Rollout: ro,
-									New: rs(ro, "v2", 1, 2, newSpec, newAvail),
-									Old: []*appsv1.ReplicaSet{rs(ro, "v1", 0, 1, oldSpec, oldAvail)}}
+									New: sized(newBase, newSpec, newAvail),
+									Old: []*appsv1.ReplicaSet{sized(oldBase, oldSpec, oldAvail)}}
 								plan, err := For(before)
 								if err != nil {
 									t.Fatal(err)

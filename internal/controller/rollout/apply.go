@@ -132,15 +132,13 @@ func scalePatch(base *appsv1.ReplicaSet, step planner.ScaleStep) []jsonPatchOp {
 		return append(ops, jsonPatchOp{Op: "add", Path: "/metadata/annotations", Value: sizes})
 	}
 	for _, key := range []string{stepwisev1alpha1.DesiredReplicasAnnotation, stepwisev1alpha1.MaxReplicasAnnotation} {
-		ops = append(ops, jsonPatchOp{Op: "add", Path: "/metadata/annotations/" + escapeJSONPointer(key), Value: sizes[key]})
+		ops = append(ops, jsonPatchOp{Op: "add", Path: "/metadata/annotations/" + jsonPointerEscaper.Replace(key), Value: sizes[key]})
 	}
 	return ops
 }
 
-// escapeJSONPointer escapes a map key for a JSON pointer (RFC 6901): "~" and "/".
-func escapeJSONPointer(key string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
-}
+// jsonPointerEscaper escapes a map key for a JSON pointer (RFC 6901): "~" and "/".
+var jsonPointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
 
 // switchService points a Service's selector at a revision's pod-template-hash and records an
 // event. The merge patch sets that one selector key and leaves the others as they are, so it
