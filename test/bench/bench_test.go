@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -20,7 +21,7 @@ import (
 func TestSmoke(t *testing.T) {
 	out := t.TempDir()
 	var log bytes.Buffer
-	report, err := Run(context.Background(), Options{Out: out, Matrix: "smoke", Profiles: Profiles[:1], Idle: []int{20}, Log: &log})
+	report, err := Run(context.Background(), Options{Out: out, Matrix: "smoke", Profiles: Profiles[:1], Idle: []int{20}, Timeline: true, Log: &log})
 	t.Log(log.String())
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +59,10 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("no heap profile of the idle controller: %v", err)
 	}
 
+	for _, ctrl := range []Controller{Deployment, Stepwise} {
+		checkTimelineEndsComplete(t, filepath.Join(out, "logs", "timeline-0-0-"+string(ctrl)+".csv"), report.Cases[0].Replicas)
+	}
+
 	data, err := os.ReadFile(filepath.Join(out, "results.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +82,34 @@ func TestSmoke(t *testing.T) {
 	defer f.Close()
 	if _, err := png.Decode(f); err != nil {
 		t.Errorf("completion.png: %v", err)
+	}
+}
+
+// checkTimelineEndsComplete checks that a timeline's last state is the complete rollout:
+// replicas new pods ready, and no old pod left.
+func checkTimelineEndsComplete(t *testing.T, path string, replicas int32) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) < 3 || lines[0] != "rollout,"+timelineHeader {
+		t.Fatalf("%s: want the header, the first state and more:\n%s", path, data)
+	}
+	last := strings.Split(lines[len(lines)-1], ",")
+	want := map[string]string{"new_ready": fmt.Sprint(replicas), "old_pods": "0"}
+	for i, column := range strings.Split(lines[0], ",") {
+		if w, ok := want[column]; ok && last[i] != w {
+			t.Errorf("%s: last state has %s %s, want %s: %s", path, column, last[i], w, lines[len(lines)-1])
+		}
+	}
+}
+
+func TestMachineBusy(t *testing.T) {
+	busy, total, err := machineBusy()
+	if err != nil || busy <= 0 || total <= busy {
+		t.Errorf("machineBusy() = %v, %v, %v; want 0 < busy < total", busy, total, err)
 	}
 }
 

@@ -80,3 +80,28 @@ func (u usage) end() (cpu, peakMB float64, err error) {
 	peakMB, err = memoryMB(u.pid, "VmHWM")
 	return now - u.cpuStart, peakMB, err
 }
+
+// machineBusy returns the CPU time all cores have spent busy and in all, in USER_HZ ticks,
+// from /proc/stat.
+func machineBusy() (busy, total float64, err error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	fields := strings.Fields(line) // "cpu" user nice system idle iowait irq softirq steal ...
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return 0, 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	for i, f := range fields[1:9] {
+		n, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, total, nil
+}

@@ -52,6 +52,14 @@ type Options struct {
 	// APIServerProfile, when positive, saves a CPU profile of the API server over this long
 	// from each run's template change: logs/apiserver-<case>-<repetition>-<controller>.pprof.
 	APIServerProfile time.Duration
+	// QuietBelow, when positive, is the fraction of the machine's CPU that must have been
+	// busy less than that over a second before a run's template change (for at most two
+	// minutes). What the run before left behind (its namespace's garbage, status writes
+	// catching up) would otherwise be charged to whichever controller runs second.
+	QuietBelow float64
+	// Timeline, when set, saves every state the watcher saw from each run's template change:
+	// logs/timeline-<case>-<repetition>-<controller>.csv.
+	Timeline bool
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -316,6 +324,13 @@ func (r *runner) runCase(ctx context.Context, ctrl Controller, index, rep int, c
 		return Measure{}, fmt.Errorf("waiting for %d ready pods of %s: %w", c.Replicas, oldImage, err)
 	}
 
+	if r.opts.QuietBelow > 0 {
+		quietAfter, err := waitQuiet(ctx, r.opts.QuietBelow, quietTimeout)
+		if err != nil {
+			return Measure{}, err
+		}
+		r.logf("%-8s %-34s %-10s quiet after %.1fs", r.profile.Name, c, ctrl, quietAfter.Seconds())
+	}
 	use, err := startUsage(r.pid(ctrl))
 	if err != nil {
 		return Measure{}, err
@@ -369,6 +384,11 @@ func (r *runner) runCase(ctx context.Context, ctrl Controller, index, rep int, c
 	}
 	m.APIServerCPUSeconds = m.ClusterCPUSeconds["kube-apiserver"]
 	out := w.outcome(names)
+	if r.opts.Timeline {
+		if err := w.writeTimeline(filepath.Join(r.opts.Out, "logs", fmt.Sprintf("timeline-%d-%d-%s.csv", index, rep, ctrl)), names); err != nil {
+			return Measure{}, err
+		}
+	}
 	if !m.TimedOut {
 		m.CompletionSeconds = out.last.Sub(out.first).Seconds()
 	}
@@ -482,6 +502,39 @@ func (r *runner) profileAPIServer(ctx context.Context, file string) <-chan error
 		done <- err
 	}()
 	return done
+}
+
+// How long waitQuiet measures the machine's CPU at a time, and gives up after.
+const (
+	quietWindow  = time.Second
+	quietTimeout = 2 * time.Minute
+)
+
+// waitQuiet waits until the machine's CPU has been busy less than the fraction below over a
+// quietWindow, and returns how long that took; after timeout it gives up and returns the
+// timeout.
+func waitQuiet(ctx context.Context, below float64, timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	busy, total, err := machineBusy()
+	if err != nil {
+		return 0, err
+	}
+	for time.Since(start) < timeout {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(quietWindow):
+		}
+		nowBusy, nowTotal, err := machineBusy()
+		if err != nil {
+			return 0, err
+		}
+		if nowTotal > total && (nowBusy-busy)/(nowTotal-total) < below {
+			return time.Since(start), nil
+		}
+		busy, total = nowBusy, nowTotal
+	}
+	return timeout, nil
 }
 
 // waitFor polls cond every 100 ms until it holds or timeout passes.

@@ -1,6 +1,9 @@
 package bench
 
 import (
+	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,7 +45,14 @@ type group struct {
 	// has followed yet; each scale after it is one decision.
 	unblocked time.Time
 	decisions []time.Duration
+	// timeline is every state seen from the template change on, as one line of CSV each.
+	timeline []string
 }
+
+// timelineHeader names the columns of a timeline line: seconds since the template change,
+// then the new and the old revisions' desired, pods, ready and terminating pods, and the
+// pods not yet scheduled.
+const timelineHeader = "seconds,new_desired,new_pods,new_ready,new_terminating,old_desired,old_pods,old_ready,old_terminating,unscheduled"
 
 func startWatcher(cs kubernetes.Interface, ns string) (*watcher, error) {
 	w := &watcher{groups: map[string]*group{}}
@@ -115,6 +125,7 @@ func (g *group) observe(now time.Time) {
 	}
 	st := observe.StateOf(now, g.rss, g.pods)
 	g.violations = append(g.violations, g.bounds.Check(st)...)
+	g.timeline = append(g.timeline, g.timelineLine(now, st))
 	var ready, pods int32
 	for _, rs := range st.ReplicaSets {
 		if rs.Pods > 0 && rs.Image != g.image {
@@ -126,6 +137,47 @@ func (g *group) observe(now time.Time) {
 	if ready == g.replicas && pods == g.replicas {
 		g.done = now
 	}
+}
+
+// timelineLine is state st at now as a line of the timeline.
+func (g *group) timelineLine(now time.Time, st observe.State) string {
+	var revisions [2]observe.ReplicaSetState // new, then every old one summed
+	for _, rs := range st.ReplicaSets {
+		i := 1
+		if rs.Image == g.image {
+			i = 0
+		}
+		revisions[i].Desired += rs.Desired
+		revisions[i].Pods += rs.Pods
+		revisions[i].Ready += rs.Ready
+		revisions[i].Terminating += rs.Terminating
+	}
+	unscheduled := 0
+	for _, p := range g.pods {
+		if p.Spec.NodeName == "" {
+			unscheduled++
+		}
+	}
+	n, o := revisions[0], revisions[1]
+	return fmt.Sprintf("%.3f,%d,%d,%d,%d,%d,%d,%d,%d,%d", now.Sub(g.changed).Seconds(),
+		n.Desired, n.Pods, n.Ready, n.Terminating, o.Desired, o.Pods, o.Ready, o.Terminating, unscheduled)
+}
+
+// writeTimeline writes the timeline of each rollout of names to path, as CSV with a first
+// column naming the rollout.
+func (w *watcher) writeTimeline(path string, names []string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var b strings.Builder
+	b.WriteString("rollout," + timelineHeader + "\n")
+	for _, name := range names {
+		if g := w.groups[name]; g != nil {
+			for _, line := range g.timeline {
+				b.WriteString(name + "," + line + "\n")
+			}
+		}
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 // settled reports whether every rollout runs replicas ready pods of one ReplicaSet, and

@@ -21,6 +21,8 @@ func main() {
 	only := flag.String("cases", "", "Run only the cases whose name matches this regular expression, e.g. 'n=100 ' or '^$' for none.")
 	profiles := flag.String("profiles", "default,fast", "kube-controller-manager rate-limit profiles, in order: default (20/30 QPS), fast (500/500).")
 	idle := flag.String("idle", "1000,10000", "Numbers of idle Rollouts whose full resync is measured (in the last profile); empty for none.")
+	quietBelow := flag.Float64("quiet-below", 0.25, "Before each run's template change, wait until the machine's CPU was busy less than this fraction over a second (0: don't wait).")
+	timeline := flag.Bool("timeline", false, "Save every state the watcher saw in each run, as CSV in logs/ (timeline-<case>-<repetition>-<controller>.csv).")
 	apiServerProfile := flag.Duration("apiserver-profile", 0, "Save a CPU profile of the API server over this long from each run's template change, in logs/ (0: none).")
 	repeat := flag.Int("repeat", 1, "Run each case this many times through each controller, in alternating order, and report medians.")
 	flag.Parse()
@@ -28,7 +30,7 @@ func main() {
 	if *repeat < 1 {
 		fail(fmt.Errorf("-repeat: %d is not a positive number", *repeat))
 	}
-	opts := bench.Options{Out: *out, Matrix: *matrix, Repeat: *repeat, APIServerProfile: *apiServerProfile, Log: os.Stdout}
+	opts := bench.Options{Out: *out, Matrix: *matrix, Repeat: *repeat, APIServerProfile: *apiServerProfile, Timeline: *timeline, QuietBelow: *quietBelow, Log: os.Stdout}
 	if *only != "" {
 		re, err := regexp.Compile(*only)
 		if err != nil {
