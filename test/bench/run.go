@@ -52,9 +52,9 @@ type Options struct {
 	// APIServerProfile, when positive, saves a CPU profile of the API server over this long
 	// from each run's template change: logs/apiserver-<case>-<repetition>-<controller>.pprof.
 	APIServerProfile time.Duration
-	// QuietBelow, when positive, is the fraction of the machine's CPU that must have been
-	// busy less than that over a second before a run's template change (for at most two
-	// minutes). What the run before left behind (its namespace's garbage, status writes
+	// QuietBelow, when positive, makes each run wait before its template change until the
+	// machine's CPU was busy less than this fraction over a second (for at most two
+	// minutes): what the run before left behind (its namespace's garbage, status writes
 	// catching up) would otherwise be charged to whichever controller runs second.
 	QuietBelow float64
 	// Timeline, when set, saves every state the watcher saw from each run's template change:
@@ -312,6 +312,7 @@ func (r *runner) runCase(ctx context.Context, ctrl Controller, index, rep int, c
 		return Measure{}, err
 	}
 	defer w.stop()
+	w.keepTimeline = r.opts.Timeline
 	names := make([]string, c.Concurrent)
 	for i := range names {
 		names[i] = fmt.Sprintf("r%03d", i)

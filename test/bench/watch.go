@@ -25,6 +25,8 @@ type watcher struct {
 	mu     sync.Mutex
 	groups map[string]*group
 	cancel func()
+	// keepTimeline makes each rollout armed from then on keep its timeline.
+	keepTimeline bool
 }
 
 // group is one rollout as the watcher sees it.
@@ -45,8 +47,10 @@ type group struct {
 	// has followed yet; each scale after it is one decision.
 	unblocked time.Time
 	decisions []time.Duration
-	// timeline is every state seen from the template change on, as one line of CSV each.
-	timeline []string
+	// timeline is every state seen from the template change on, as one line of CSV each,
+	// when keepTimeline.
+	keepTimeline bool
+	timeline     []string
 }
 
 // timelineHeader names the columns of a timeline line: seconds since the template change,
@@ -125,7 +129,9 @@ func (g *group) observe(now time.Time) {
 	}
 	st := observe.StateOf(now, g.rss, g.pods)
 	g.violations = append(g.violations, g.bounds.Check(st)...)
-	g.timeline = append(g.timeline, g.timelineLine(now, st))
+	if g.keepTimeline {
+		g.timeline = append(g.timeline, g.timelineLine(now, st))
+	}
 	var ready, pods int32
 	for _, rs := range st.ReplicaSets {
 		if rs.Pods > 0 && rs.Image != g.image {
@@ -206,6 +212,7 @@ func (w *watcher) arm(name string, bounds observe.Bounds, replicas int32, newIma
 	defer w.mu.Unlock()
 	g := w.group(name)
 	g.armed, g.bounds, g.replicas, g.image, g.changed = true, bounds, replicas, newImage, time.Now()
+	g.keepTimeline = w.keepTimeline
 	g.observe(g.changed)
 }
 
