@@ -47,8 +47,8 @@ type group struct {
 	// has followed yet; each scale after it is one decision.
 	unblocked time.Time
 	decisions []time.Duration
-	// timeline is every state seen from the template change on, as one line of CSV each,
-	// when keepTimeline.
+	// timeline is every state seen from the template change on, as one line of CSV each;
+	// kept only when keepTimeline (the watcher's, when the rollout was armed).
 	keepTimeline bool
 	timeline     []string
 }
