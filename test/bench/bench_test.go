@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/stepwise-dev/stepwise/test/cluster"
 )
 
 // TestSmoke runs the smallest benchmark end to end, so that make bench cannot rot: both
@@ -21,7 +23,7 @@ import (
 func TestSmoke(t *testing.T) {
 	out := t.TempDir()
 	var log bytes.Buffer
-	report, err := Run(context.Background(), Options{Out: out, Matrix: "smoke", Profiles: Profiles[:1], Idle: []int{20}, Timeline: true, Log: &log})
+	report, err := Run(context.Background(), Options{Out: out, Matrix: "smoke", Profiles: Profiles[:1], Idle: []int{20}, Timeline: true, Isolate: true, Log: &log})
 	t.Log(log.String())
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +53,9 @@ func TestSmoke(t *testing.T) {
 		if m.ClusterCPUSeconds["kube-controller-manager"] <= 0 || m.APIServerCPUSeconds != m.ClusterCPUSeconds["kube-apiserver"] {
 			t.Errorf("%s: cluster CPU %v, API server %v s", ctrl, m.ClusterCPUSeconds, m.APIServerCPUSeconds)
 		}
+	}
+	if _, ran := report.Cases[0].Stepwise.ClusterCPUSeconds[cluster.DeploymentControllerProcess]; ran {
+		t.Errorf("the Deployment controller ran during Stepwise's run: %v", report.Cases[0].Stepwise.ClusterCPUSeconds)
 	}
 	if idle := report.Idle[0]; idle.Rollouts != 20 || idle.ResyncSeconds <= 0 || idle.RSSMB <= 0 || idle.LiveHeapMB <= 0 {
 		t.Errorf("idle result %+v", idle)

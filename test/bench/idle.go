@@ -21,6 +21,9 @@ import (
 // controller takes to reconcile every one of them once (a full resync), and its memory then.
 func (r *runner) idle(ctx context.Context, n int) (IdleResult, error) {
 	res := IdleResult{Rollouts: n}
+	if err := r.prepare(Stepwise); err != nil {
+		return res, err
+	}
 	ns := fmt.Sprintf("idle-%d", n)
 	if err := r.client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		return res, err

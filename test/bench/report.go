@@ -17,9 +17,11 @@ type Report struct {
 	CPUs      int    `json:"cpus"`
 	Matrix    string `json:"matrix"`
 	// Repeat is how many times each case ran through each controller.
-	Repeat int          `json:"repeat"`
-	Cases  []CaseResult `json:"cases"`
-	Idle   []IdleResult `json:"idle,omitempty"`
+	Repeat int `json:"repeat"`
+	// Isolated: only the controller under test ran during each run (Options.Isolate).
+	Isolated bool         `json:"isolated"`
+	Cases    []CaseResult `json:"cases"`
+	Idle     []IdleResult `json:"idle,omitempty"`
 }
 
 // CaseResult is one case through both controllers.
@@ -141,6 +143,11 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "Run %s at %s on %d CPUs (%s), matrix %q. Each cell: built-in Deployment controller / Stepwise.", r.Commit, r.Date, r.CPUs, r.GoVersion, r.Matrix)
 	if r.Repeat > 1 {
 		fmt.Fprintf(&b, " Each case ran %d times through each controller, in alternating order; figures are medians, and the ratio's range is that of the repetitions.", r.Repeat)
+	}
+	if r.Isolated {
+		b.WriteString(" Only the controller under test ran during each run.")
+	} else {
+		b.WriteString(" Both controllers ran throughout.")
 	}
 	b.WriteString("\n\n")
 	if len(r.Cases) > 0 {

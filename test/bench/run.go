@@ -60,6 +60,12 @@ type Options struct {
 	// Timeline, when set, saves every state the watcher saw from each run's template change:
 	// logs/timeline-<case>-<repetition>-<controller>.csv.
 	Timeline bool
+	// Isolate runs only the controller under test during each run, the other one stopped.
+	// The benchmark runs the Deployment controller in a kube-controller-manager process of
+	// its own, whose informers watch every pod and ReplicaSet: left running beside Stepwise,
+	// it charges Stepwise's runs for CPU and watch traffic that a real
+	// kube-controller-manager, whose controllers share those informers, does not spend.
+	Isolate bool
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -92,7 +98,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := os.MkdirAll(filepath.Join(opts.Out, "logs"), 0o755); err != nil {
 		return nil, err
 	}
-	report := &Report{Date: time.Now().UTC().Format(time.RFC3339), Matrix: opts.Matrix, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Commit: commit(), Repeat: max(opts.Repeat, 1)}
+	report := &Report{Date: time.Now().UTC().Format(time.RFC3339), Matrix: opts.Matrix, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Commit: commit(), Repeat: max(opts.Repeat, 1), Isolated: opts.Isolate}
 	binDir, err := os.MkdirTemp("", "stepwise-bench-bin-")
 	if err != nil {
 		return nil, err
@@ -138,9 +144,6 @@ func runProfile(ctx context.Context, opts Options, bin string, profile Profile, 
 	}
 	r, err := newRunner(opts, c, bin, profile)
 	if err != nil {
-		return err
-	}
-	if err := r.startStepwise(); err != nil {
 		return err
 	}
 	defer r.stopStepwise()
@@ -269,9 +272,39 @@ func (r *runner) startStepwise() error {
 	return nil
 }
 
+// stopStepwise stops the controller if it runs.
 func (r *runner) stopStepwise() {
+	if r.stepwise == nil {
+		return
+	}
 	_ = r.stepwise.Process.Kill()
 	_ = r.stepwise.Wait()
+	r.stepwise = nil
+}
+
+// prepare starts ctrl if it is stopped and, with Options.Isolate, stops the other controller.
+// Before it is measured a controller creates its workloads' ReplicaSets and waits for their
+// pods, so a restarted one has synced its caches by the template change.
+func (r *runner) prepare(ctrl Controller) error {
+	deploymentRuns := r.cluster.PID(cluster.DeploymentControllerProcess) != 0
+	if ctrl == Deployment && !deploymentRuns {
+		if err := r.cluster.StartComponent(cluster.DeploymentControllerProcess); err != nil {
+			return err
+		}
+	}
+	if ctrl == Stepwise && r.stepwise == nil {
+		if err := r.startStepwise(); err != nil {
+			return err
+		}
+	}
+	if !r.opts.Isolate {
+		return nil
+	}
+	if ctrl == Deployment {
+		r.stopStepwise()
+		return nil
+	}
+	return r.cluster.StopComponent(cluster.DeploymentControllerProcess)
 }
 
 func (r *runner) pid(ctrl Controller) int {
@@ -298,6 +331,9 @@ func (r *runner) caseTimeout(c Case) time.Duration {
 
 // runCase rolls c out through ctrl in a namespace of its own and measures it.
 func (r *runner) runCase(ctx context.Context, ctrl Controller, index, rep int, c Case) (Measure, error) {
+	if err := r.prepare(ctrl); err != nil {
+		return Measure{}, err
+	}
 	ns := fmt.Sprintf("bench-%d-%d-%s", index, rep, ctrl)
 	if err := r.client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		return Measure{}, err

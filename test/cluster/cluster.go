@@ -83,8 +83,9 @@ type Cluster struct {
 type state struct {
 	PIDs       map[string]int `json:"pids"`
 	Kubeconfig string         `json:"kubeconfig"`
-	// APIServerArgs are kept so the API server can be restarted with the same flags.
-	APIServerArgs []string `json:"apiServerArgs"`
+	// Commands are each component's binary and flags, kept so that a stopped component can
+	// be started again as it was.
+	Commands map[string][]string `json:"commands"`
 }
 
 const nodeAnnotation = "kwok.x-k8s.io/node"
@@ -111,7 +112,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
 			return nil, err
 		}
 	}
-	c := &Cluster{Dir: dir, opts: opts, processes: map[string]*exec.Cmd{}, state: state{PIDs: map[string]int{}}}
+	c := &Cluster{Dir: dir, opts: opts, processes: map[string]*exec.Cmd{}, state: state{PIDs: map[string]int{}, Commands: map[string][]string{}}}
 	defer func() {
 		if retErr != nil {
 			retErr = fmt.Errorf("%w (component logs in %s)", retErr, filepath.Join(dir, "logs"))
@@ -144,7 +145,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
 		return nil, err
 	}
 
-	c.state.APIServerArgs = []string{
+	apiServerArgs := []string{
 		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(ports[2]),
@@ -172,11 +173,11 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
 		if err := os.WriteFile(policy, []byte(rules), 0o600); err != nil {
 			return nil, err
 		}
-		c.state.APIServerArgs = append(c.state.APIServerArgs, "--audit-policy-file="+policy, "--audit-log-path="+c.AuditLogPath(), "--audit-log-mode=blocking",
+		apiServerArgs = append(apiServerArgs, "--audit-policy-file="+policy, "--audit-log-path="+c.AuditLogPath(), "--audit-log-mode=blocking",
 			// The default rotates the log at 100 MB, under a reader that counts by offset.
 			"--audit-log-maxsize=1000000")
 	}
-	if err := c.start("kube-apiserver", c.state.APIServerArgs...); err != nil {
+	if err := c.start("kube-apiserver", apiServerArgs...); err != nil {
 		return nil, err
 	}
 
@@ -252,6 +253,9 @@ func Attach(dir string) (*Cluster, error) {
 	if err := json.Unmarshal(data, &c.state); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", filepath.Join(dir, "state.json"), err)
 	}
+	if c.state.Commands == nil { // written before commands were kept
+		c.state.Commands = map[string][]string{}
+	}
 	c.Kubeconfig = c.state.Kubeconfig
 	if c.Config, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
 		return nil, err
@@ -290,16 +294,38 @@ func (c *Cluster) Stop() error {
 // RestartAPIServer kills the API server and starts it again with the same flags, on the same
 // port and etcd, and waits until it answers.
 func (c *Cluster) RestartAPIServer(ctx context.Context) error {
-	if err := c.kill("kube-apiserver"); err != nil {
+	if err := c.StopComponent("kube-apiserver"); err != nil {
 		return err
 	}
-	if err := c.start("kube-apiserver", c.state.APIServerArgs...); err != nil {
-		return err
-	}
-	if err := c.writeState(); err != nil {
+	if err := c.StartComponent("kube-apiserver"); err != nil {
 		return err
 	}
 	return c.waitAPIServer(ctx)
+}
+
+// StopComponent kills component name ("kube-apiserver", DeploymentControllerProcess, ...)
+// and waits until it is gone; stopping a stopped component does nothing.
+func (c *Cluster) StopComponent(name string) error {
+	if err := c.kill(name); err != nil {
+		return err
+	}
+	return c.writeState()
+}
+
+// StartComponent starts a stopped component again with the binary and flags it first ran
+// with. It does not wait for the component to be ready.
+func (c *Cluster) StartComponent(name string) error {
+	if _, running := c.state.PIDs[name]; running {
+		return fmt.Errorf("starting %s: it runs already", name)
+	}
+	command, ok := c.state.Commands[name]
+	if !ok {
+		return fmt.Errorf("starting %s: the cluster has no such component", name)
+	}
+	if err := c.startBinary(name, command[0], command[1:]...); err != nil {
+		return err
+	}
+	return c.writeState()
 }
 
 func (c *Cluster) start(name string, args ...string) error {
@@ -329,6 +355,7 @@ func (c *Cluster) startBinary(name, binary string, args ...string) error {
 	}
 	c.processes[name] = cmd
 	c.state.PIDs[name] = cmd.Process.Pid
+	c.state.Commands[name] = append([]string{binary}, args...)
 	if c.opts.Detach {
 		// Reap it if it exits while we still run; after we exit, init does.
 		go func() { _ = cmd.Wait() }()

@@ -24,13 +24,14 @@ func main() {
 	quietBelow := flag.Float64("quiet-below", 0.25, "Before each run's template change, wait until the machine's CPU was busy less than this fraction over a second (0: don't wait).")
 	timeline := flag.Bool("timeline", false, "Save every state the watcher saw in each run, as CSV in logs/ (timeline-<case>-<repetition>-<controller>.csv).")
 	apiServerProfile := flag.Duration("apiserver-profile", 0, "Save a CPU profile of the API server over this long from each run's template change, in logs/ (0: none).")
+	isolate := flag.Bool("isolate", true, "Run only the controller under test during each run, the other one stopped (false: both run throughout).")
 	repeat := flag.Int("repeat", 1, "Run each case this many times through each controller, in alternating order, and report medians.")
 	flag.Parse()
 
 	if *repeat < 1 {
 		fail(fmt.Errorf("-repeat: %d is not a positive number", *repeat))
 	}
-	opts := bench.Options{Out: *out, Matrix: *matrix, Repeat: *repeat, APIServerProfile: *apiServerProfile, Timeline: *timeline, QuietBelow: *quietBelow, Log: os.Stdout}
+	opts := bench.Options{Out: *out, Matrix: *matrix, Repeat: *repeat, APIServerProfile: *apiServerProfile, Timeline: *timeline, QuietBelow: *quietBelow, Isolate: *isolate, Log: os.Stdout}
 	if *only != "" {
 		re, err := regexp.Compile(*only)
 		if err != nil {
