@@ -18,12 +18,13 @@ import (
 )
 
 // TestSmoke runs the smallest benchmark end to end, so that make bench cannot rot: both
-// controllers roll the same case out on a real cluster, every figure is measured, and the
-// report files are written. It checks that figures exist, never what they are.
+// controllers roll the same case out on a real cluster, twice each so that each one is
+// stopped and started again, every figure is measured, and the report files are written. It
+// checks that figures exist, never what they are.
 func TestSmoke(t *testing.T) {
 	out := t.TempDir()
 	var log bytes.Buffer
-	report, err := Run(context.Background(), Options{Out: out, Matrix: "smoke", Profiles: Profiles[:1], Idle: []int{20}, Timeline: true, Isolate: true, Log: &log})
+	report, err := Run(context.Background(), Options{Out: out, Matrix: "smoke", Profiles: Profiles[:1], Repeat: 2, Idle: []int{20}, Timeline: true, Isolate: true, Log: &log})
 	t.Log(log.String())
 	if err != nil {
 		t.Fatal(err)
@@ -54,8 +55,15 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: cluster CPU %v, API server %v s", ctrl, m.ClusterCPUSeconds, m.APIServerCPUSeconds)
 		}
 	}
-	if _, ran := report.Cases[0].Stepwise.ClusterCPUSeconds[cluster.DeploymentControllerProcess]; ran {
-		t.Errorf("the Deployment controller ran during Stepwise's run: %v", report.Cases[0].Stepwise.ClusterCPUSeconds)
+	for ctrl, runs := range map[Controller][]Measure{Deployment: report.Cases[0].DeploymentRuns, Stepwise: report.Cases[0].StepwiseRuns} {
+		if len(runs) != 2 {
+			t.Fatalf("%s ran %d times, want 2", ctrl, len(runs))
+		}
+		for _, m := range runs {
+			if _, ran := m.ClusterCPUSeconds[cluster.DeploymentControllerProcess]; ran != (ctrl == Deployment) {
+				t.Errorf("%s's run: the Deployment controller ran: %v", ctrl, m.ClusterCPUSeconds)
+			}
+		}
 	}
 	if idle := report.Idle[0]; idle.Rollouts != 20 || idle.ResyncSeconds <= 0 || idle.RSSMB <= 0 || idle.LiveHeapMB <= 0 {
 		t.Errorf("idle result %+v", idle)

@@ -282,29 +282,29 @@ func (r *runner) stopStepwise() {
 	r.stepwise = nil
 }
 
-// prepare starts ctrl if it is stopped and, with Options.Isolate, stops the other controller.
-// Before it is measured a controller creates its workloads' ReplicaSets and waits for their
-// pods, so a restarted one has synced its caches by the template change.
+// prepare makes ctrl run, starting it if it is stopped, and with Options.Isolate stops the
+// other controller first. Before it is measured a controller creates its workloads'
+// ReplicaSets and waits for their pods, so a restarted one has synced its caches by the
+// template change.
 func (r *runner) prepare(ctrl Controller) error {
-	deploymentRuns := r.cluster.PID(cluster.DeploymentControllerProcess) != 0
-	if ctrl == Deployment && !deploymentRuns {
-		if err := r.cluster.StartComponent(cluster.DeploymentControllerProcess); err != nil {
-			return err
+	if ctrl == Stepwise {
+		if r.opts.Isolate {
+			if err := r.cluster.StopComponent(cluster.DeploymentControllerProcess); err != nil {
+				return err
+			}
 		}
-	}
-	if ctrl == Stepwise && r.stepwise == nil {
-		if err := r.startStepwise(); err != nil {
-			return err
+		if r.stepwise == nil {
+			return r.startStepwise()
 		}
-	}
-	if !r.opts.Isolate {
 		return nil
 	}
-	if ctrl == Deployment {
+	if r.opts.Isolate {
 		r.stopStepwise()
-		return nil
 	}
-	return r.cluster.StopComponent(cluster.DeploymentControllerProcess)
+	if r.cluster.PID(cluster.DeploymentControllerProcess) == 0 {
+		return r.cluster.StartComponent(cluster.DeploymentControllerProcess)
+	}
+	return nil
 }
 
 func (r *runner) pid(ctrl Controller) int {
