@@ -112,7 +112,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
 			return nil, err
 		}
 	}
-	c := &Cluster{Dir: dir, opts: opts, processes: map[string]*exec.Cmd{}, state: state{PIDs: map[string]int{}, Commands: map[string][]string{}}}
+	c := &Cluster{Dir: dir, opts: opts, processes: map[string]*exec.Cmd{}, state: state{PIDs: map[string]int{}}}
 	defer func() {
 		if retErr != nil {
 			retErr = fmt.Errorf("%w (component logs in %s)", retErr, filepath.Join(dir, "logs"))
@@ -253,9 +253,6 @@ func Attach(dir string) (*Cluster, error) {
 	if err := json.Unmarshal(data, &c.state); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", filepath.Join(dir, "state.json"), err)
 	}
-	if c.state.Commands == nil { // written before commands were kept
-		c.state.Commands = map[string][]string{}
-	}
 	c.Kubeconfig = c.state.Kubeconfig
 	if c.Config, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
 		return nil, err
@@ -352,6 +349,9 @@ func (c *Cluster) startBinary(name, binary string, args ...string) error {
 	}
 	if c.processes == nil {
 		c.processes = map[string]*exec.Cmd{}
+	}
+	if c.state.Commands == nil { // an attached cluster's state file may predate them
+		c.state.Commands = map[string][]string{}
 	}
 	c.processes[name] = cmd
 	c.state.PIDs[name] = cmd.Process.Pid
