@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 	"github.com/stepwise-dev/stepwise/internal/revision"
@@ -285,6 +286,38 @@ func CountsOnly(before, after *stepwisev1alpha1.RolloutStatus) bool {
 		is.Message = was.Message
 	}
 	return equality.Semantic.DeepEqual(before, counted)
+}
+
+// CountsMoveNext reports whether a ReplicaSet controller's status write that moves the counts
+// is on its way, so a change of counts alone may wait for it (CountsOnly): the controller has
+// yet to report on a ReplicaSet's spec, or has reported on it but not yet deleted the pods a
+// scale-down asks for (its status write once they are marked counts them out). Without the
+// second, each wave of a rolling update is written twice: once when the ReplicaSet controller
+// acknowledges a scale with the old counts, then again a few milliseconds later.
+//
+// Pods yet to be created hold nothing back: in a rolling update one is pending almost all the
+// time, and quota or admission can keep it pending indefinitely. Nor does a ReplicaSet whose
+// last pod creation or deletion failed (ReplicaFailure): its counts may stay as they are.
+func CountsMoveNext(rss []*appsv1.ReplicaSet) bool {
+	for _, rs := range rss {
+		if rs.Status.ObservedGeneration < rs.Generation {
+			return true
+		}
+		if rs.Status.Replicas > ptr.Deref(rs.Spec.Replicas, 1) && !failing(rs) {
+			return true
+		}
+	}
+	return false
+}
+
+// failing reports whether a ReplicaSet's controller last failed to create or delete its pods.
+func failing(rs *appsv1.ReplicaSet) bool {
+	for _, cond := range rs.Status.Conditions {
+		if cond.Type == appsv1.ReplicaSetReplicaFailure && cond.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }
 
 // copyReplicaFailure mirrors the first ReplicaFailure condition of a ReplicaSet (the new one

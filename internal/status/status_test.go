@@ -6,6 +6,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -122,6 +123,29 @@ func TestViewMatchesKubectlRolloutStatus(t *testing.T) {
 			g.Expect(err != nil).To(Equal(tc.failed))
 		})
 	}
+}
+
+// One wave of a rolling update at maxSurge 1, maxUnavailable 0, as the ReplicaSet controller
+// reports it: counts wait while it has pods to delete, not while it has pods to create.
+func TestCountsMoveNextWhileTheReplicaSetControllerHasPodsToDelete(t *testing.T) {
+	g := NewWithT(t)
+	newRS, oldRS := rs("web-new", 7, 6, 6), rs("web-old", 4, 5, 5)
+	oldRS.Generation = 2
+	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeTrue(), "the scale-down is not yet reported")
+
+	oldRS.Status.ObservedGeneration = 2
+	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeTrue(), "reported, but the pod is not yet deleted")
+
+	oldRS.Status.Replicas, oldRS.Status.ReadyReplicas, oldRS.Status.AvailableReplicas = 4, 4, 4
+	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeFalse(), "a pod to create holds nothing back")
+
+	oldRS.Status.Replicas = 5
+	oldRS.Status.Conditions = []appsv1.ReplicaSetCondition{{Type: appsv1.ReplicaSetReplicaFailure, Status: corev1.ConditionTrue, Reason: "FailedDelete"}}
+	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeFalse(), "deleting failed: the counts may stay as they are")
+
+	unsized := rs("web-unsized", 0, 2, 2)
+	unsized.Spec.Replicas = nil
+	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{unsized})).To(BeTrue(), "an unset size is 1")
 }
 
 // A reconcile that scaled, or that finds a ReplicaSet's status behind its spec, leaves a change

@@ -151,7 +151,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	countsFollow = len(plan.Scale) > 0 || statusBehindSpec(snap.All())
+	countsFollow = len(plan.Scale) > 0 || status.CountsMoveNext(snap.All())
 	ro.Status = status.Compute(plan.StatusInput(ro, created, now))
 	if ro.Status.Canary.GetAborted() && !before.Status.Canary.GetAborted() {
 		r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, stepwisev1alpha1.ReasonRolloutAborted, "Aborting", "Aborted: %s", ro.Status.Canary.AbortReason)
@@ -163,17 +163,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	}
 	synced = true
 	return ctrl.Result{RequeueAfter: planner.Earliest(plan.RequeueAfter, status.RequeueAfter(ro, &ro.Status, plan.AllRSs, plan.Params.Replicas, now))}, nil
-}
-
-// statusBehindSpec reports whether a ReplicaSet's status is older than its spec: the ReplicaSet
-// controller has yet to report on it, and its status write will start another reconcile.
-func statusBehindSpec(rss []*appsv1.ReplicaSet) bool {
-	for _, rs := range rss {
-		if rs.Status.ObservedGeneration < rs.Generation {
-			return true
-		}
-	}
-	return false
 }
 
 // behindOwnScales reports whether a cached ReplicaSet is older than the controller's own last
@@ -240,10 +229,10 @@ func (r *Reconciler) markInvalid(ro *stepwisev1alpha1.Rollout, err error) error 
 
 // patchStatus writes the status once, through the status subresource, only when it changed.
 // observedGeneration moves only when the reconcile synced. When countsFollow (the reconcile
-// scaled, or a ReplicaSet controller has yet to report on a ReplicaSet's spec), a change of
-// counts alone waits: the ReplicaSet's coming status write starts a reconcile that counts
-// again, so the counts are written once the ReplicaSets report on their latest sizes (a
-// Rollout status write costs the API server about 5 ms of CPU, a Deployment's 3 ms). The
+// scaled, or status.CountsMoveNext), a change of counts alone waits: the ReplicaSet's coming
+// status write starts a reconcile that counts again, so the counts are written once the
+// ReplicaSets report on their latest sizes (a Rollout status write costs the API server about
+// 5 ms of CPU, a Deployment's 3 ms). The
 // patch is conditional on the resourceVersion the status was computed from: a merge patch
 // replaces the conditions list whole, so a status built on a stale cached copy must conflict
 // (and be recomputed), not erase what a newer write added.
