@@ -295,15 +295,16 @@ func CountsOnly(before, after *stepwisev1alpha1.RolloutStatus) bool {
 // second, each wave of a rolling update is written twice: once when the ReplicaSet controller
 // acknowledges a scale with the old counts, then again a few milliseconds later.
 //
-// Pods yet to be created hold nothing back: in a rolling update one is pending almost all the
-// time, and quota or admission can keep it pending indefinitely. Nor does a ReplicaSet whose
-// last pod creation or deletion failed (ReplicaFailure): its counts may stay as they are.
+// Pods yet to be created hold nothing back: in a rolling update one is to be created almost all
+// the time, and quota or admission can refuse it indefinitely. Nor do the pods of a ReplicaSet
+// whose controller last failed to create or delete pods (ReplicaFailure), or of one being
+// deleted, whose pods its controller no longer deletes: their counts may stay as they are.
 func CountsMoveNext(rss []*appsv1.ReplicaSet) bool {
 	for _, rs := range rss {
 		if rs.Status.ObservedGeneration < rs.Generation {
 			return true
 		}
-		if rs.Status.Replicas > ptr.Deref(rs.Spec.Replicas, 1) && !failing(rs) {
+		if rs.Status.Replicas > ptr.Deref(rs.Spec.Replicas, 1) && rs.DeletionTimestamp.IsZero() && !failing(rs) {
 			return true
 		}
 	}

@@ -140,18 +140,27 @@ func TestCountsMoveNextWhileTheReplicaSetControllerHasPodsToDelete(t *testing.T)
 	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeFalse(), "a pod to create holds nothing back")
 
 	oldRS.Status.Replicas = 5
+	oldRS.Status.Conditions = []appsv1.ReplicaSetCondition{{Type: appsv1.ReplicaSetReplicaFailure, Status: corev1.ConditionFalse}}
+	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeTrue(), "no failure")
+	newRS.Status.Conditions = []appsv1.ReplicaSetCondition{{Type: appsv1.ReplicaSetReplicaFailure, Status: corev1.ConditionTrue, Reason: "FailedCreate"}}
+	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeTrue(), "another ReplicaSet's failure")
 	oldRS.Status.Conditions = []appsv1.ReplicaSetCondition{{Type: appsv1.ReplicaSetReplicaFailure, Status: corev1.ConditionTrue, Reason: "FailedDelete"}}
 	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeFalse(), "deleting failed: the counts may stay as they are")
 
-	unsized := rs("web-unsized", 0, 2, 2)
+	oldRS.Status.Conditions = nil
+	oldRS.DeletionTimestamp = &metav1.Time{Time: t0}
+	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeFalse(), "the ReplicaSet controller deletes no pods of a ReplicaSet being deleted")
+
+	unsized := rs("web-unsized", 0, 1, 1)
 	unsized.Spec.Replicas = nil
-	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{unsized})).To(BeTrue(), "an unset size is 1")
+	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{unsized})).To(BeFalse(), "an unset size is 1")
+	unsized.Status.Replicas = 2
+	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{unsized})).To(BeTrue())
 }
 
-// A reconcile that scaled, or that finds a ReplicaSet's status behind its spec, leaves a change
-// of counts unwritten (the reconciler's patchStatus): the next reconcile computes from the same
-// stored status, so the progress the counts show is recorded then, and nothing else may be
-// held back.
+// A reconcile that scaled, or for which CountsMoveNext, leaves a change of counts unwritten
+// (the reconciler's patchStatus): the next reconcile computes from the same stored status, so
+// the progress the counts show is recorded then, and nothing else may be held back.
 func TestCountsOnlyIsTheChangeANextReconcileWritesAgain(t *testing.T) {
 	g := NewWithT(t)
 	ro := rollout(3)
