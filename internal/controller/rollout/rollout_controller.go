@@ -232,10 +232,10 @@ func (r *Reconciler) markInvalid(ro *stepwisev1alpha1.Rollout, err error) error 
 // scaled, or status.CountsMoveNext), a change of counts alone waits: the ReplicaSet's coming
 // status write starts a reconcile that counts again, so the counts are written once the
 // ReplicaSets report on their latest sizes (a Rollout status write costs the API server about
-// 5 ms of CPU, a Deployment's 3 ms). The
-// patch is conditional on the resourceVersion the status was computed from: a merge patch
-// replaces the conditions list whole, so a status built on a stale cached copy must conflict
-// (and be recomputed), not erase what a newer write added.
+// 5 ms of CPU, a Deployment's 3 ms). The patch is conditional on the resourceVersion the
+// status was computed from: a merge patch replaces the conditions list whole, so a status
+// built on a stale cached copy must conflict (and be recomputed), not erase what a newer
+// write added.
 func (r *Reconciler) patchStatus(ctx context.Context, before, ro *stepwisev1alpha1.Rollout, synced, countsFollow bool) error {
 	if !synced {
 		ro.Status.ObservedGeneration = before.Status.ObservedGeneration
