@@ -494,24 +494,24 @@ func (r *runner) writesByClient(offset int64, ns, controller string) (byClient, 
 }
 
 // deleteNamespace removes a case's objects quickly (pods without grace: the controllers are
-// done with them) and waits until the namespace is gone.
+// done with them) and waits until the namespace is gone, so that the next run starts on a
+// machine with nothing left to delete. A deletion that fails (10,000 pods outlast the API
+// server's request timeout) leaves the rest to the namespace's deletion, still waited for.
 func (r *runner) deleteNamespace(ctx context.Context, ns string) error {
 	background := client.PropagationPolicy(metav1.DeletePropagationBackground)
+	var errs []error
 	for _, obj := range []client.Object{&appsv1.Deployment{}, &stepwisev1alpha1.Rollout{}, &appsv1.ReplicaSet{}} {
-		if err := r.client.DeleteAllOf(ctx, obj, client.InNamespace(ns), background); err != nil {
-			return err
-		}
+		errs = append(errs, r.client.DeleteAllOf(ctx, obj, client.InNamespace(ns), background))
 	}
-	if err := r.client.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(ns), client.GracePeriodSeconds(0)); err != nil {
-		return err
-	}
+	errs = append(errs, r.client.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(ns), client.GracePeriodSeconds(0)))
 	if err := r.client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		return err
+		return errors.Join(append(errs, err)...)
 	}
-	return waitFor(ctx, 10*time.Minute, func() bool {
+	errs = append(errs, waitFor(ctx, 10*time.Minute, func() bool {
 		err := r.client.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{})
 		return apierrors.IsNotFound(err)
-	})
+	}))
+	return errors.Join(errs...)
 }
 
 // clusterCPU returns the CPU seconds each cluster process has used.
