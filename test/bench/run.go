@@ -324,8 +324,8 @@ func runOrder(rep int) []Controller {
 
 // caseTimeout bounds a phase of case c: generous, so that a slow machine reports slow
 // figures rather than no figures. Each pod gets the longer of four of the ReplicaSet
-// controller's writes at its QPS (it makes about three) and 100 ms: a saturated 2-core
-// machine takes about 50 (100 concurrent rollouts of 10 pods replace 1000 in 45–60 s).
+// controller's writes at its QPS (at 20 QPS it makes about three) and 100 ms: a saturated
+// 2-core machine takes 45–80 ms a pod with 100 concurrent rollouts.
 func (r *runner) caseTimeout(c Case) time.Duration {
 	perPod := max(4*time.Second/time.Duration(r.profile.QPS), 100*time.Millisecond)
 	return 3*time.Minute + 10*c.LowerBound() + time.Duration(int(c.Replicas)*c.Concurrent)*perPod
