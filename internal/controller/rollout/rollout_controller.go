@@ -384,7 +384,7 @@ func (r *Reconciler) rolloutsForReplicaSet(ctx context.Context, obj client.Objec
 	}
 	var requests []reconcile.Request
 	for i := range rollouts.Items {
-		if selects(&rollouts.Items[i], obj.GetLabels()) {
+		if planner.Selects(&rollouts.Items[i], obj.GetLabels()) {
 			requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&rollouts.Items[i])})
 		}
 	}

@@ -3,19 +3,16 @@ package rollout
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 	"github.com/stepwise-dev/stepwise/internal/planner"
-	"github.com/stepwise-dev/stepwise/internal/revision"
 )
 
 // snapshot reads the Rollout's ReplicaSets from the cache, adopting matching orphans and
@@ -34,7 +31,7 @@ func (r *Reconciler) snapshot(ctx context.Context, ro *stepwisev1alpha1.Rollout)
 	freshChecked := false
 	for i := range candidates {
 		rs := &candidates[i]
-		matches := selects(ro, rs.Labels)
+		matches := planner.Selects(ro, rs.Labels)
 		ref := metav1.GetControllerOf(rs)
 		switch {
 		case ref != nil && ref.UID != ro.UID:
@@ -61,7 +58,7 @@ func (r *Reconciler) snapshot(ctx context.Context, ro *stepwisev1alpha1.Rollout)
 			owned = append(owned, adopted)
 		}
 	}
-	snap := splitNewAndOld(ro, owned)
+	snap := planner.SplitNewAndOld(ro, owned)
 	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
 		var err error
 		if snap.ActiveHash, err = r.selectedHash(ctx, ro.Namespace, bg.ActiveService); err != nil {
@@ -87,32 +84,6 @@ func (r *Reconciler) selectedHash(ctx context.Context, namespace, name string) (
 		return "", fmt.Errorf("reading Service %s/%s of the blue-green strategy: %w", namespace, name, err)
 	}
 	return svc.Spec.Selector[stepwisev1alpha1.PodTemplateHashLabel], nil
-}
-
-// splitNewAndOld finds the new ReplicaSet by template equality (never by the hash label alone):
-// the oldest live one whose template equals the Rollout's.
-func splitNewAndOld(ro *stepwisev1alpha1.Rollout, owned []*appsv1.ReplicaSet) planner.Snapshot {
-	snap := planner.Snapshot{Rollout: ro}
-	byAge := slices.Clone(owned)
-	slices.SortStableFunc(byAge, revision.CompareByAge)
-	for _, rs := range byAge {
-		if snap.New == nil && rs.DeletionTimestamp.IsZero() && revision.EqualIgnoreHash(&ro.Spec.Template, &rs.Spec.Template) {
-			snap.New = rs
-			continue
-		}
-		snap.Old = append(snap.Old, rs)
-	}
-	return snap
-}
-
-// selects reports whether the Rollout's selector matches a label set; an invalid or empty
-// selector matches nothing.
-func selects(ro *stepwisev1alpha1.Rollout, set map[string]string) bool {
-	if ro.Spec.Selector == nil || (len(ro.Spec.Selector.MatchLabels) == 0 && len(ro.Spec.Selector.MatchExpressions) == 0) {
-		return false
-	}
-	sel, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector)
-	return err == nil && sel.Matches(labels.Set(set))
 }
 
 func (r *Reconciler) recheckRollout(ctx context.Context, ro *stepwisev1alpha1.Rollout) error {
