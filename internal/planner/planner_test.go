@@ -21,9 +21,7 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // rollout builds a RollingUpdate Rollout "web" running image, as stored (UID, generation 1).
 func rollout(replicas int32, surge, unavailable intstr.IntOrString, image string) *stepwisev1alpha1.Rollout {
-	ro := testutil.Rollout("ns", replicas, surge, unavailable, image)
-	ro.UID, ro.Generation = "uid-web", 1
-	return ro
+	return testutil.Rollout("web").Namespace("ns").Replicas(replicas).Surge(surge.String()).Unavailable(unavailable.String()).Image(image).Obj()
 }
 
 // imageSuffix turns an image into a name suffix ("web:v2" → "webv2").

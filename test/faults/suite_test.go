@@ -157,7 +157,7 @@ func newEnv(t *testing.T) *env {
 
 // rollout is "web" with pods ready after readyDelay, so rollouts take a few waves.
 func (e *env) rollout(replicas int32, surge, unavailable intstr.IntOrString, readyDelay string) *stepwisev1alpha1.Rollout {
-	ro := testutil.Rollout(e.NS, replicas, surge, unavailable, "app:v0")
+	ro := testutil.Rollout("web").Namespace(e.NS).Replicas(replicas).Surge(surge.String()).Unavailable(unavailable.String()).Image("app:v0").Obj()
 	ro.Spec.Template.Annotations = map[string]string{"pod-ready.stage.kwok.x-k8s.io/delay": readyDelay}
 	return ro
 }

@@ -178,7 +178,7 @@ func newEnv(t *testing.T) *testEnv {
 
 // newRollout is a RollingUpdate Rollout "web" of image in the test's namespace.
 func (e *testEnv) newRollout(replicas int32, surge, unavailable intstr.IntOrString, image string) *stepwisev1alpha1.Rollout {
-	return testutil.Rollout(e.NS, replicas, surge, unavailable, image)
+	return testutil.Rollout("web").Namespace(e.NS).Replicas(replicas).Surge(surge.String()).Unavailable(unavailable.String()).Image(image).Obj()
 }
 
 func (e *testEnv) create(obj client.Object) { e.Create(obj) }
