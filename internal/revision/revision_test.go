@@ -2,46 +2,24 @@ package revision
 
 import (
 	"errors"
-	"fmt"
 	"testing"
-	"time"
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/testutil"
 )
 
-func template(image string) corev1.PodTemplateSpec {
-	return corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: image}}},
-	}
-}
-
-func replicaSet(image string, revision int64, cause string) *appsv1.ReplicaSet {
-	t := template(image)
-	t.Labels[stepwisev1alpha1.PodTemplateHashLabel] = "h" + image
-	return &appsv1.ReplicaSet{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:              "web-" + image,
-			CreationTimestamp: metav1.NewTime(time.Date(2026, 1, 1, 0, int(revision), 0, 0, time.UTC)),
-			Annotations: map[string]string{
-				stepwisev1alpha1.RevisionAnnotation:    fmt.Sprint(revision),
-				stepwisev1alpha1.ChangeCauseAnnotation: cause,
-			},
-		},
-		Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](0), Template: t},
-	}
-}
+// web is the Rollout the ReplicaSets below belong to.
+var web = testutil.Rollout("web").Obj()
 
 func TestEqualIgnoreHashAppliesServerDefaults(t *testing.T) {
 	g := NewWithT(t)
-	written := template("app:v1")
+	written := testutil.Rollout("web").Obj().Spec.Template
 	written.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80}}
 	written.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Port: intstr.FromInt32(80)}}}
 	written.Spec.Volumes = []corev1.Volume{{Name: "scratch"}, {Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{}}}}
@@ -76,17 +54,17 @@ func TestImageTag(t *testing.T) {
 
 func TestComputeHashIsStableAndSalted(t *testing.T) {
 	g := NewWithT(t)
-	a, b := template("app:v1"), template("app:v1")
+	a, b := testutil.Rollout("web").Obj().Spec.Template, testutil.Rollout("web").Obj().Spec.Template
 	g.Expect(ComputeHash(&a, nil)).To(Equal(ComputeHash(&b, nil)))
 	g.Expect(ComputeHash(&a, ptr.To[int32](1))).NotTo(Equal(ComputeHash(&a, nil)))
-	c := template("app:v2")
+	c := testutil.Rollout("web").Image("app:v2").Obj().Spec.Template
 	g.Expect(ComputeHash(&c, nil)).NotTo(Equal(ComputeHash(&a, nil)))
 	g.Expect(ComputeHash(&a, nil)).To(MatchRegexp(`^[bcdfghjklmnpqrstvwxz2456789]+$`))
 }
 
 func TestSetNewReplicaSetAnnotationsKeepsHistory(t *testing.T) {
 	g := NewWithT(t)
-	rs := replicaSet("v1", 1, "")
+	rs := testutil.ReplicaSet(web, "v1").Obj()
 	g.Expect(SetNewReplicaSetAnnotations(map[string]string{"team": "blue", corev1.LastAppliedConfigAnnotation: "{}"}, rs, 3)).To(BeTrue())
 	g.Expect(rs.Annotations).To(HaveKeyWithValue(stepwisev1alpha1.RevisionAnnotation, "3"))
 	g.Expect(rs.Annotations).To(HaveKeyWithValue(stepwisev1alpha1.RevisionHistoryAnnotation, "1"))
@@ -100,7 +78,7 @@ func TestSetNewReplicaSetAnnotationsKeepsHistory(t *testing.T) {
 
 func TestRevisionsCompareAsIntegers(t *testing.T) {
 	g := NewWithT(t)
-	rss := []*appsv1.ReplicaSet{replicaSet("a", 9, ""), replicaSet("b", 10, ""), replicaSet("c", 2, "")}
+	rss := []*appsv1.ReplicaSet{testutil.ReplicaSet(web, "a").Revision(9).Obj(), testutil.ReplicaSet(web, "b").Revision(10).Obj(), testutil.ReplicaSet(web, "c").Revision(2).Obj()}
 	g.Expect(Max(rss)).To(Equal(int64(10)))
 	SortByRevision(rss)
 	g.Expect([]string{rss[0].Name, rss[1].Name, rss[2].Name}).To(Equal([]string{"web-c", "web-a", "web-b"}))
@@ -108,7 +86,13 @@ func TestRevisionsCompareAsIntegers(t *testing.T) {
 
 func TestHistoryAndRollback(t *testing.T) {
 	g := NewWithT(t)
-	rss := []*appsv1.ReplicaSet{replicaSet("v2", 2, "second"), replicaSet("v1", 1, "first"), replicaSet("v3", 3, "third")}
+	ro := testutil.Rollout("web").Image("v3").Obj()
+	ro.Annotations = map[string]string{stepwisev1alpha1.ChangeCauseAnnotation: "third", corev1.LastAppliedConfigAnnotation: "{}", stepwisev1alpha1.RollbackRequestAnnotation: "0"}
+	rss := []*appsv1.ReplicaSet{
+		testutil.ReplicaSet(ro, "v2").Revision(2).Hash("hv2").ChangeCause("second").Obj(),
+		testutil.ReplicaSet(ro, "v1").Revision(1).Hash("hv1").ChangeCause("first").Obj(),
+		testutil.ReplicaSet(ro, "v3").Revision(3).Hash("hv3").ChangeCause("third").Obj(),
+	}
 	entries := History(rss)
 	g.Expect(entries).To(HaveLen(3))
 	g.Expect([]int64{entries[0].Revision, entries[1].Revision, entries[2].Revision}).To(Equal([]int64{1, 2, 3}))
@@ -116,9 +100,6 @@ func TestHistoryAndRollback(t *testing.T) {
 	g.Expect(entries[0].Images).To(Equal([]string{"v1"}))
 	g.Expect(entries[0].Template.Labels).NotTo(HaveKey(stepwisev1alpha1.PodTemplateHashLabel))
 
-	ro := &stepwisev1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "web", Annotations: map[string]string{
-		stepwisev1alpha1.ChangeCauseAnnotation: "third", corev1.LastAppliedConfigAnnotation: "{}", stepwisev1alpha1.RollbackRequestAnnotation: "0"}},
-		Spec: stepwisev1alpha1.RolloutSpec{Template: template("v3")}}
 	rb, err := PlanRollback(ro, rss, 0)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(rb.Revision).To(Equal(int64(2)), "0 means the previous revision")
@@ -144,9 +125,12 @@ func TestHistoryAndRollback(t *testing.T) {
 
 func TestToPruneKeepsTheNewestAndOnlyEmptyOnes(t *testing.T) {
 	g := NewWithT(t)
-	busy := replicaSet("v2", 2, "")
-	busy.Status.Replicas = 1
-	rss := []*appsv1.ReplicaSet{replicaSet("v1", 1, ""), busy, replicaSet("v3", 3, ""), replicaSet("v4", 4, "")}
+	rss := []*appsv1.ReplicaSet{
+		testutil.ReplicaSet(web, "v1").Revision(1).Obj(),
+		testutil.ReplicaSet(web, "v2").Revision(2).Pods(1).Obj(), // busy
+		testutil.ReplicaSet(web, "v3").Revision(3).Obj(),
+		testutil.ReplicaSet(web, "v4").Revision(4).Obj(),
+	}
 	var names []string
 	for _, rs := range ToPrune(rss, 1) {
 		names = append(names, rs.Name)
