@@ -22,7 +22,7 @@ import (
 //	replicas 3, v1 active: v2 created at 3, preview → v2; v2 3/3 available → paused;
 //	promote → active → v2, v1 kept until scaleDownAt, then v1 → 0
 func (p *planning) blueGreen() {
-	p.plan.Kind = KindRollout
+	p.plan.RollsForward = true
 	bg, replicas, now := p.s.Rollout.Spec.Strategy.BlueGreen, p.params.Replicas, p.s.Now
 	state := p.canaryState()
 	p.plan.Canary = state

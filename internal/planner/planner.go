@@ -8,7 +8,6 @@
 package planner
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -43,20 +42,13 @@ func (s Snapshot) All() []*appsv1.ReplicaSet {
 	return all
 }
 
-// Kind tells which status update a plan calls for, as Deployment distinguishes them.
-type Kind int
-
-const (
-	// KindSync is a paused Rollout or a scaling event: counters and availability only.
-	KindSync Kind = iota
-	// KindRollout moves a rollout forward: the Progressing condition is evaluated too.
-	KindRollout
-)
-
 // Plan is what the reconciler applies, in order: create or update the new ReplicaSet, scale,
 // delete.
 type Plan struct {
-	Kind Kind
+	// RollsForward is set when the strategy moves the rollout forward, so its status evaluates
+	// the Progressing condition too; a paused Rollout or a scaling event updates counters and
+	// availability only, as the Deployment controller's sync does.
+	RollsForward bool
 	// Params are the Rollout's resolved sizes the plan was made for.
 	Params Params
 	// CreateNew is the ReplicaSet of a new revision to create, replicas already set.
@@ -111,7 +103,7 @@ func (p Plan) StatusInput(ro *stepwisev1alpha1.Rollout, created bool, now time.T
 	return status.Input{
 		Rollout: ro, Replicas: p.Params.Replicas, MaxUnavailable: p.Params.MaxUnavailable,
 		NewRS: p.NewRS, AllRSs: p.AllRSs, CreatedNewRS: created,
-		EvaluateProgress: p.Kind == KindRollout, Now: now, Canary: p.Canary, Hold: p.Hold, BlueGreen: p.BlueGreen,
+		EvaluateProgress: p.RollsForward, Now: now, Canary: p.Canary, Hold: p.Hold, BlueGreen: p.BlueGreen,
 	}
 }
 
@@ -277,8 +269,6 @@ func withLabel(labels map[string]string, key, value string) map[string]string {
 	out[key] = value
 	return out
 }
-
-func reasonf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
 
 // Earliest is the sooner of two requeue delays, where 0 means none.
 func Earliest(a, b time.Duration) time.Duration {

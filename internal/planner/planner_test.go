@@ -267,7 +267,7 @@ func TestPausedRolloutOnlyScales(t *testing.T) {
 	ro.Spec.Paused = true
 	plan, err := For(Snapshot{Rollout: ro, Old: []*appsv1.ReplicaSet{rs(rollout(3, i1, i1, "v1"), "v1", 0, 1, 3, 3)}})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(plan.Kind).To(Equal(KindSync))
+	g.Expect(plan.RollsForward).To(BeFalse())
 	g.Expect(plan.CreateNew).To(BeNil(), "a paused Rollout starts no new revision")
 	g.Expect(sizes(plan.Scale)).To(Equal([]string{"web-v1 3→5"}))
 }
@@ -281,7 +281,7 @@ func TestProportionalScalingMidRollout(t *testing.T) {
 	newRS := rs(before, "v2", 1, 2, 5, 3)
 	plan, err := For(Snapshot{Rollout: ro, New: newRS, Old: []*appsv1.ReplicaSet{old}})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(plan.Kind).To(Equal(KindSync))
+	g.Expect(plan.RollsForward).To(BeFalse())
 	// allowed 20+5 = 25, add 12: old 8×25/13 = 15.4 → +7, new 5×25/13 = 9.6 → +5.
 	g.Expect(sizes(plan.Scale)).To(ConsistOf("web-v1 8→15", "web-v2 5→10"))
 	for _, step := range plan.Scale {

@@ -3,7 +3,7 @@ package planner
 // recreate plans one step of a Recreate rollout: scale every old ReplicaSet to 0, wait until
 // none of their pods runs (terminating ones included), then create or scale up the new one.
 func (p *planning) recreate() {
-	p.plan.Kind = KindRollout
+	p.plan.RollsForward = true
 	p.syncNewReplicaSet(false)
 	scaledDown := false
 	for _, rs := range p.oldRSs {

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"fmt"
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -14,7 +15,7 @@ import (
 // within replicas + maxSurge, or (when it cannot) old ReplicaSets shrink while at least
 // replicas - maxUnavailable pods stay available. Once complete, prune history.
 func (p *planning) rolling() {
-	p.plan.Kind = KindRollout
+	p.plan.RollsForward = true
 	p.planProgress()
 	p.syncNewReplicaSet(!p.plan.Canary.GetAborted())
 	newRS := p.newRS
@@ -22,7 +23,7 @@ func (p *planning) rolling() {
 	case newRS == nil:
 		return // aborted before the new revision had a ReplicaSet: nothing to undo
 	case *newRS.Spec.Replicas > p.params.Replicas:
-		p.scale(newRS, p.params.Replicas, false, reasonf("new ReplicaSet has %d replicas, more than the %d desired", *newRS.Spec.Replicas, p.params.Replicas))
+		p.scale(newRS, p.params.Replicas, false, fmt.Sprintf("new ReplicaSet has %d replicas, more than the %d desired", *newRS.Spec.Replicas, p.params.Replicas))
 		return
 	case *newRS.Spec.Replicas > p.target || (*newRS.Spec.Replicas == p.target && sumSpec(p.oldRSs) < p.params.Replicas-p.target):
 		p.rollBack() // the new revision has too many pods, or the old ones too few (a retry mid-abort)
@@ -80,7 +81,7 @@ func (p *planning) growToward(rs *appsv1.ReplicaSet, growTo int32) bool {
 		return false
 	}
 	to := current + p.roomToGrow(growTo-current)
-	return p.scale(rs, to, false, reasonf("%d pods in all < %d desired + %d maxSurge", p.totalReplicas(), p.params.Replicas, p.params.MaxSurge))
+	return p.scale(rs, to, false, fmt.Sprintf("%d pods in all < %d desired + %d maxSurge", p.totalReplicas(), p.params.Replicas, p.params.MaxSurge))
 }
 
 // roomToGrow is how many of `wanted` more pods replicas + maxSurge leaves room for now; a
@@ -134,7 +135,7 @@ func (p *planning) cleanupUnhealthyReplicas(rss []*appsv1.ReplicaSet, maxCleanup
 			continue
 		}
 		n := min(maxCleanup-total, desired-available)
-		p.scale(rs, desired-n, false, reasonf("removing %d unavailable old pods (%d desired, %d available)", n, desired, available))
+		p.scale(rs, desired-n, false, fmt.Sprintf("removing %d unavailable old pods (%d desired, %d available)", n, desired, available))
 		total += n
 	}
 	return total
@@ -159,7 +160,7 @@ func (p *planning) scaleDownAvailable(rss []*appsv1.ReplicaSet, maxScaleDown int
 			continue
 		}
 		n := min(desired, budget-total)
-		p.scale(rs, desired-n, false, reasonf("%d available > %d desired - %d maxUnavailable", available-total, p.params.Replicas, p.params.MaxUnavailable))
+		p.scale(rs, desired-n, false, fmt.Sprintf("%d available > %d desired - %d maxUnavailable", available-total, p.params.Replicas, p.params.MaxUnavailable))
 		total += n
 	}
 	return total

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 
@@ -29,7 +30,6 @@ func (p *planning) isScalingEvent() bool {
 // current (it is not created), the size change is applied, and a paused Rollout's history is
 // pruned. The rollout itself does not move.
 func (p *planning) sync() {
-	p.plan.Kind = KindSync
 	p.syncNewReplicaSet(false)
 	p.scaleToReplicas()
 	if p.s.Rollout.Spec.Paused {
@@ -43,7 +43,7 @@ func (p *planning) sync() {
 func (p *planning) scaleToReplicas() {
 	replicas := p.params.Replicas
 	if target := p.activeOrLatest(); target != nil {
-		p.scale(target, replicas, false, reasonf("the only active ReplicaSet takes all %d desired replicas", replicas))
+		p.scale(target, replicas, false, fmt.Sprintf("the only active ReplicaSet takes all %d desired replicas", replicas))
 		return
 	}
 	if p.newSaturated() {
@@ -135,7 +135,7 @@ func (p *planning) scaleProportionally() {
 		if i == 0 && toAdd != 0 {
 			sizes[i] = max(0, sizes[i]+toAdd-added)
 		}
-		p.scale(rs, sizes[i], true, reasonf("replicas changed to %d: %+d pods spread in proportion over %d active ReplicaSets", p.params.Replicas, toAdd, len(active)))
+		p.scale(rs, sizes[i], true, fmt.Sprintf("replicas changed to %d: %+d pods spread in proportion over %d active ReplicaSets", p.params.Replicas, toAdd, len(active)))
 	}
 }
 

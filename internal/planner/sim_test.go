@@ -264,7 +264,7 @@ func (s *sim) checkedTick(t *testing.T, fail func(string, ...any), strict, rolli
 	before := s.snapshot()
 	plan := s.reconcile(t)
 	specTotal, available := s.totals()
-	if strict && plan.Kind == KindRollout && specTotal > params.Replicas+params.MaxSurge && len(plan.Scale)+boolInt(plan.CreateNew != nil) > 0 {
+	if strict && plan.RollsForward && specTotal > params.Replicas+params.MaxSurge && len(plan.Scale)+boolInt(plan.CreateNew != nil) > 0 {
 		fail("%d desired pods > %d replicas + %d maxSurge", specTotal, params.Replicas, params.MaxSurge)
 	}
 	if strict && rolling && available < params.Replicas-params.MaxUnavailable {
@@ -300,10 +300,10 @@ func checkPlanKeepsBounds(t *testing.T, before Snapshot, plan Plan, fail func(st
 		scaledUp = scaledUp || s.To > s.From
 	}
 	bounded := params.Strategy != stepwisev1alpha1.BlueGreenRolloutStrategyType // two full revisions by design
-	if plan.Kind == KindRollout && bounded && scaledUp && after > params.Replicas+params.MaxSurge {
+	if plan.RollsForward && bounded && scaledUp && after > params.Replicas+params.MaxSurge {
 		fail("plan scales up to %d > %d + %d", after, params.Replicas, params.MaxSurge)
 	}
-	if plan.Kind == KindRollout && params.Strategy == stepwisev1alpha1.RollingUpdateRolloutStrategyType {
+	if plan.RollsForward && params.Strategy == stepwisev1alpha1.RollingUpdateRolloutStrategyType {
 		// Available pods beyond a ReplicaSet's desired size are going away whatever this plan
 		// does, so both sides count pods only up to the desired size.
 		var availableBefore, availableAfter int32

@@ -270,11 +270,11 @@ func setCounters(st *stepwisev1alpha1.RolloutStatus, allRSs []*appsv1.ReplicaSet
 	}
 }
 
-// CountsOnly reports whether after differs from before only in what setCounters writes from
-// the ReplicaSets' statuses and sizes, and in what follows from those counts alone: the
+// OnlyCountsChanged reports whether after differs from before only in what setCounters writes
+// from the ReplicaSets' statuses and sizes, and in what follows from those counts alone: the
 // progress time they moved, the READY column, the Complete condition's wording of them. A
 // reconcile computes that difference again from the ReplicaSets' next watch events.
-func CountsOnly(before, after *stepwisev1alpha1.RolloutStatus) bool {
+func OnlyCountsChanged(before, after *stepwisev1alpha1.RolloutStatus) bool {
 	counted := after.DeepCopy()
 	counted.Replicas, counted.UpdatedReplicas = before.Replicas, before.UpdatedReplicas
 	counted.ReadyReplicas, counted.AvailableReplicas = before.ReadyReplicas, before.AvailableReplicas
@@ -288,18 +288,13 @@ func CountsOnly(before, after *stepwisev1alpha1.RolloutStatus) bool {
 	return equality.Semantic.DeepEqual(before, counted)
 }
 
-// CountsMoveNext reports whether a ReplicaSet controller's status write that moves the counts
-// is on its way, so a change of counts alone may wait for it (CountsOnly): the controller has
-// yet to report on a ReplicaSet's spec, or has reported on it but not yet deleted the pods a
-// scale-down asks for (its status write once they are marked counts them out). Without the
-// second, each wave of a rolling update is written twice: once when the ReplicaSet controller
-// acknowledges a scale with the old counts, then again a few milliseconds later.
-//
-// Pods yet to be created hold nothing back: in a rolling update one is to be created almost all
-// the time, and quota or admission can refuse it indefinitely. Nor do the pods of a ReplicaSet
-// whose controller last failed to create or delete pods (ReplicaFailure), or of one being
-// deleted, whose pods its controller no longer deletes: their counts may stay as they are.
-func CountsMoveNext(rss []*appsv1.ReplicaSet) bool {
+// ReplicaSetCountsPending reports whether a ReplicaSet controller's status write that moves the
+// counts is on its way, so a change of counts alone may wait for it (OnlyCountsChanged): a
+// ReplicaSet's spec is not yet observed, or a scale-down's pods are not yet deleted. Pods yet
+// to be created, a ReplicaSet whose controller reports ReplicaFailure, and one being deleted
+// hold nothing back: their counts may stay as they are indefinitely. docs/architecture.md
+// ("Freshness") says why each case is there.
+func ReplicaSetCountsPending(rss []*appsv1.ReplicaSet) bool {
 	for _, rs := range rss {
 		if rs.Status.ObservedGeneration < rs.Generation {
 			return true

@@ -127,55 +127,55 @@ func TestViewMatchesKubectlRolloutStatus(t *testing.T) {
 
 // One wave of a rolling update at maxSurge 1, maxUnavailable 0, as the ReplicaSet controller
 // reports it: counts wait while it has pods to delete, not while it has pods to create.
-func TestCountsMoveNextWhileTheReplicaSetControllerHasPodsToDelete(t *testing.T) {
+func TestReplicaSetCountsPendingWhileTheReplicaSetControllerHasPodsToDelete(t *testing.T) {
 	g := NewWithT(t)
 	newRS, oldRS := rs("web-new", 7, 6, 6), rs("web-old", 4, 5, 5)
 	oldRS.Generation = 2
-	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeTrue(), "the scale-down is not yet reported")
+	g.Expect(ReplicaSetCountsPending([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeTrue(), "the scale-down is not yet reported")
 
 	oldRS.Status.ObservedGeneration = 2
-	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeTrue(), "reported, but the pod is not yet deleted")
+	g.Expect(ReplicaSetCountsPending([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeTrue(), "reported, but the pod is not yet deleted")
 
 	oldRS.Status.Replicas, oldRS.Status.ReadyReplicas, oldRS.Status.AvailableReplicas = 4, 4, 4
-	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeFalse(), "a pod to create holds nothing back")
+	g.Expect(ReplicaSetCountsPending([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeFalse(), "a pod to create holds nothing back")
 
 	oldRS.Status.Replicas = 5
 	oldRS.Status.Conditions = []appsv1.ReplicaSetCondition{{Type: appsv1.ReplicaSetReplicaFailure, Status: corev1.ConditionFalse}}
-	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeTrue(), "no failure")
+	g.Expect(ReplicaSetCountsPending([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeTrue(), "no failure")
 	newRS.Status.Conditions = []appsv1.ReplicaSetCondition{{Type: appsv1.ReplicaSetReplicaFailure, Status: corev1.ConditionTrue, Reason: "FailedCreate"}}
-	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeTrue(), "another ReplicaSet's failure")
+	g.Expect(ReplicaSetCountsPending([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeTrue(), "another ReplicaSet's failure")
 	oldRS.Status.Conditions = []appsv1.ReplicaSetCondition{{Type: appsv1.ReplicaSetReplicaFailure, Status: corev1.ConditionTrue, Reason: "FailedDelete"}}
-	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeFalse(), "deleting failed: the counts may stay as they are")
+	g.Expect(ReplicaSetCountsPending([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeFalse(), "deleting failed: the counts may stay as they are")
 
 	oldRS.Status.Conditions = nil
 	oldRS.DeletionTimestamp = &metav1.Time{Time: t0}
-	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeFalse(), "the ReplicaSet controller deletes no pods of a ReplicaSet being deleted")
+	g.Expect(ReplicaSetCountsPending([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeFalse(), "the ReplicaSet controller deletes no pods of a ReplicaSet being deleted")
 
 	unsized := rs("web-unsized", 0, 1, 1)
 	unsized.Spec.Replicas = nil
-	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{unsized})).To(BeFalse(), "an unset size is 1")
+	g.Expect(ReplicaSetCountsPending([]*appsv1.ReplicaSet{unsized})).To(BeFalse(), "an unset size is 1")
 	unsized.Status.Replicas = 2
-	g.Expect(CountsMoveNext([]*appsv1.ReplicaSet{unsized})).To(BeTrue())
+	g.Expect(ReplicaSetCountsPending([]*appsv1.ReplicaSet{unsized})).To(BeTrue())
 }
 
-// A reconcile that scaled, or for which CountsMoveNext, leaves a change of counts unwritten
-// (the reconciler's patchStatus): the next reconcile computes from the same stored status, so
+// A reconcile that scaled, or for which ReplicaSetCountsPending, leaves a change of counts
+// unwritten (freshness.CountsPending): the next reconcile computes from the same stored status, so
 // the progress the counts show is recorded then, and nothing else may be held back.
-func TestCountsOnlyIsTheChangeANextReconcileWritesAgain(t *testing.T) {
+func TestOnlyCountsChangedIsTheChangeANextReconcileWritesAgain(t *testing.T) {
 	g := NewWithT(t)
 	ro := rollout(3)
 	ro.Status = stepwisev1alpha1.RolloutStatus{ObservedGeneration: 1, Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 3, AvailableReplicas: 3}
 	started := compute(ro, rs("web-new", 1, 0, 0), rs("web-old", 2, 3, 3), true, t0)
-	g.Expect(CountsOnly(&ro.Status, &started)).To(BeFalse(), "a new generation observed, a new ReplicaSet")
+	g.Expect(OnlyCountsChanged(&ro.Status, &started)).To(BeFalse(), "a new generation observed, a new ReplicaSet")
 	ro.Status = started
 
 	first := compute(ro, rs("web-new", 1, 1, 1), rs("web-old", 2, 2, 2), false, t0.Add(time.Second))
-	g.Expect(CountsOnly(&ro.Status, &first)).To(BeFalse(), "Progressing's reason moves from NewReplicaSetCreated to ReplicaSetUpdated")
+	g.Expect(OnlyCountsChanged(&ro.Status, &first)).To(BeFalse(), "Progressing's reason moves from NewReplicaSetCreated to ReplicaSetUpdated")
 	ro.Status = first
 
 	moved := compute(ro, rs("web-new", 2, 2, 2), rs("web-old", 1, 1, 1), false, t0.Add(2*time.Second))
 	g.Expect(moved.UpdatedReplicas).To(Equal(int32(2)))
-	g.Expect(CountsOnly(&ro.Status, &moved)).To(BeTrue())
+	g.Expect(OnlyCountsChanged(&ro.Status, &moved)).To(BeTrue())
 
 	// Left unwritten, the same progress is found and timed by the next reconcile.
 	again := compute(ro, rs("web-new", 2, 2, 2), rs("web-old", 1, 1, 1), false, t0.Add(3*time.Second))
@@ -185,5 +185,5 @@ func TestCountsOnlyIsTheChangeANextReconcileWritesAgain(t *testing.T) {
 	// Fewer available pods than allowed turns Available False: a condition, written at once.
 	unavailable := compute(ro, rs("web-new", 2, 2, 0), rs("web-old", 1, 1, 1), false, t0.Add(2*time.Second))
 	g.Expect(meta.IsStatusConditionFalse(unavailable.Conditions, stepwisev1alpha1.ConditionAvailable)).To(BeTrue())
-	g.Expect(CountsOnly(&ro.Status, &unavailable)).To(BeFalse())
+	g.Expect(OnlyCountsChanged(&ro.Status, &unavailable)).To(BeFalse())
 }

@@ -10,19 +10,10 @@ import (
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 )
 
-// CacheOptions keep the manager's cache to what the reconciler reads. Pods are watched, once
-// a Rollout has progress gates (SetupWithManager), as metadata only and cached as name,
-// version and controller: their events wake a Rollout with progress gates, which then lists
-// its pods past the cache. Pods cached with their conditions took a fifth of the heap with
-// 10,000 idle Rollouts, for a feature few Rollouts use.
-//
-// ReplicaSets another controller owns (every Deployment's) are kept as metadata only: the
-// reconciler looks at their owner to leave them alone, and a ReplicaSet that loses its owner
-// arrives whole again in the update that removes it.
-//
-// No cached object keeps its managedFields: the reconciler never reads them, its patches
-// carry only the fields they set, and an update without them leaves the API server's as they
-// are. They were the largest part of each cached Rollout and ReplicaSet.
+// CacheOptions keep the manager's cache to what the reconciler reads: pods (watched only once
+// a Rollout has progress gates) as name, version and controller; ReplicaSets another
+// controller owns as metadata only; no managedFields on any object. docs/architecture.md
+// ("What the controller caches") says why each is safe.
 func CacheOptions() cache.Options {
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
@@ -35,8 +26,8 @@ func CacheOptions() cache.Options {
 
 // controllerIndex indexes cached ReplicaSets by the UID of the Rollout that controls them,
 // and orphans under orphanKey: a reconcile copies out its own ReplicaSets and the orphans it
-// may adopt, not every ReplicaSet of the namespace (with 100 Rollouts in a namespace, copying
-// them all took 40% of the controller's CPU).
+// may adopt, not every ReplicaSet of the namespace (copying them all costs CPU in proportion
+// to the Rollouts sharing a namespace).
 const (
 	controllerIndex = "stepwise.dev/controller"
 	orphanKey       = "orphan"

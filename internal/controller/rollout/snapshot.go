@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -15,10 +16,13 @@ import (
 	"github.com/stepwise-dev/stepwise/internal/planner"
 )
 
-// snapshot reads the Rollout's ReplicaSets from the cache, adopting matching orphans and
-// releasing its own that no longer match (ControllerRef semantics; ReplicaSets controlled by
-// anything else are never touched), and splits them into the new one and the old ones.
-func (r *Reconciler) snapshot(ctx context.Context, ro *stepwisev1alpha1.Rollout) (planner.Snapshot, error) {
+// snapshot is everything the planner may look at, taken at now. It reads the Rollout's
+// ReplicaSets from the cache, adopting matching orphans and releasing its own that no longer
+// match (ControllerRef semantics; ReplicaSets controlled by anything else are never touched),
+// splits them into the new one and the old ones, and waits while the cache is behind the
+// controller's own scales. It adds what the Services of a blue-green strategy select, and
+// the pods' progress gates.
+func (r *Reconciler) snapshot(ctx context.Context, ro *stepwisev1alpha1.Rollout, now time.Time) (planner.Snapshot, error) {
 	var candidates []appsv1.ReplicaSet
 	for _, key := range []string{string(ro.UID), orphanKey} {
 		list := &appsv1.ReplicaSetList{}
@@ -58,7 +62,11 @@ func (r *Reconciler) snapshot(ctx context.Context, ro *stepwisev1alpha1.Rollout)
 			owned = append(owned, adopted)
 		}
 	}
+	if err := r.fresh.CheckReplicaSets(owned); err != nil {
+		return planner.Snapshot{}, err
+	}
 	snap := planner.SplitNewAndOld(ro, owned)
+	snap.Now = now
 	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
 		var err error
 		if snap.ActiveHash, err = r.selectedHash(ctx, ro.Namespace, bg.ActiveService); err != nil {
@@ -68,7 +76,7 @@ func (r *Reconciler) snapshot(ctx context.Context, ro *stepwisev1alpha1.Rollout)
 			return planner.Snapshot{}, err
 		}
 	}
-	return snap, nil
+	return r.gateAvailability(ctx, ro, snap)
 }
 
 // selectedHash is the pod-template-hash a Service selects ("" when it selects none, or for
@@ -126,4 +134,27 @@ func (r *Reconciler) release(ctx context.Context, ro *stepwisev1alpha1.Rollout, 
 		return fmt.Errorf("releasing ReplicaSet %s: %w", klog.KObj(rs), err)
 	}
 	return nil
+}
+
+// gateAvailability counts, for a Rollout with progress gates, only the pods whose gates are
+// all True as available (planner.WithProgressGates). The pods are read past the cache, which
+// holds only their metadata (CacheOptions).
+func (r *Reconciler) gateAvailability(ctx context.Context, ro *stepwisev1alpha1.Rollout, snap planner.Snapshot) (planner.Snapshot, error) {
+	if len(ro.Spec.ProgressGates) == 0 {
+		return snap, nil
+	}
+	if r.gatedPodWatch != nil { // nil in a Reconciler built without a manager
+		if err := r.gatedPodWatch.ensure(ctx); err != nil {
+			return snap, fmt.Errorf("watching pods for progress gates: %w", err)
+		}
+	}
+	selector, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector)
+	if err != nil {
+		return snap, fmt.Errorf("parsing selector: %w", err)
+	}
+	pods := &corev1.PodList{}
+	if err := r.APIReader.List(ctx, pods, client.InNamespace(ro.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+		return snap, fmt.Errorf("listing pods for progress gates: %w", err)
+	}
+	return planner.WithProgressGates(snap, pods.Items), nil
 }
