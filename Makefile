@@ -72,8 +72,8 @@ test-differential: tools ## The full differential matrix against the built-in De
 	STEPWISE_DIFFERENTIAL=full go test -timeout 60m -run TestDifferentialAgainstDeployment -v ./internal/controller/rollout/
 
 .PHONY: bench
-bench: tools ## Benchmark Stepwise against the built-in Deployment controller (about an hour; BENCH_FLAGS="-matrix full" for every case); results in bench/results/.
-	go run ./test/bench/cmd/bench -out bench/results $(BENCH_FLAGS)
+bench: tools ## Benchmark Stepwise against the built-in Deployment controller (about an hour; BENCH_FLAGS="-matrix full" for every case); results in .local/bench/ (BENCH_FLAGS="-out DIR" to keep them elsewhere).
+	go run ./test/bench/cmd/bench -out .local/bench $(BENCH_FLAGS)
 
 .PHONY: test-unit
 test-unit: ## Pure packages only, no cluster.

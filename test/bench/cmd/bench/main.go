@@ -16,7 +16,7 @@ import (
 )
 
 func main() {
-	out := flag.String("out", "bench/results", "Directory of the results.")
+	out := flag.String("out", ".local/bench", "Directory of the results (.local/ is not tracked, so a run leaves the working tree clean).")
 	matrix := flag.String("matrix", "standard", "Cases: smoke, standard or full.")
 	only := flag.String("cases", "", "Run only the cases whose name matches this regular expression, e.g. 'n=100 ' or '^$' for none.")
 	profiles := flag.String("profiles", "default,fast", "kube-controller-manager rate-limit profiles, in order: default (20/30 QPS), fast (500/500).")
