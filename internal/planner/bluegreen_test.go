@@ -8,40 +8,14 @@ import (
 	"k8s.io/utils/ptr"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/testutil"
 )
 
-// blueGreenTick reconciles once and checks a blue-green rollout's promise: each Service
-// selects a revision whose every pod is available (traffic never moves to a revision that
-// is not ready), and one ReplicaSet per template.
-func (ps *progressiveSim) blueGreenTick() Plan {
-	ps.t.Helper()
-	plan := ps.checkedTick(ps.t, ps.fail, false, false)
-	replicas := *ps.ro.Spec.Replicas
-	for service, hash := range ps.selectors {
-		for _, rs := range ps.rss {
-			if rs.Labels[stepwisev1alpha1.PodTemplateHashLabel] == hash && service == ps.ro.Spec.Strategy.BlueGreen.ActiveService && rs.Status.AvailableReplicas < replicas {
-				ps.fail("Service %s selects %s with %d < %d available pods", service, rs.Name, rs.Status.AvailableReplicas, replicas)
-			}
-		}
-	}
-	return plan
-}
-
+// blueGreenRollout is 3 replicas of v1 behind the Services active and preview, keeping the
+// previous revision up 30 s after a switch.
 func blueGreenRollout(autoPromotionSeconds *int32) *stepwisev1alpha1.Rollout {
-	ro := rollout(3, i1, i1, "v1")
-	ro.Spec.Strategy = stepwisev1alpha1.RolloutStrategy{Type: stepwisev1alpha1.BlueGreenRolloutStrategyType,
-		BlueGreen: &stepwisev1alpha1.BlueGreenStrategy{ActiveService: "active", PreviewService: "preview",
-			AutoPromotionSeconds: autoPromotionSeconds, ScaleDownDelaySeconds: ptr.To[int32](30)}}
-	return ro
-}
-
-func (ps *progressiveSim) hashOf(image string) string {
-	for _, rs := range ps.rss {
-		if rs.Spec.Template.Spec.Containers[0].Image == image {
-			return rs.Labels[stepwisev1alpha1.PodTemplateHashLabel]
-		}
-	}
-	return ""
+	return testutil.Rollout("web").Replicas(3).Image("v1").BlueGreen(stepwisev1alpha1.BlueGreenStrategy{ActiveService: "active", PreviewService: "preview",
+		AutoPromotionSeconds: autoPromotionSeconds, ScaleDownDelaySeconds: ptr.To[int32](30)}).Obj()
 }
 
 // Blue-green: v2 runs at full size behind the preview Service and waits; promotion switches
@@ -49,45 +23,45 @@ func (ps *progressiveSim) hashOf(image string) string {
 // straight back without waiting for a promotion.
 func TestBlueGreenPromoteAndSwitchBack(t *testing.T) {
 	g := NewWithT(t)
-	ps := newProgressiveSim(t, blueGreenRollout(nil), 1, 1, 1)
-	g.Expect(ps.selectors).To(Equal(map[string]string{"active": ps.hashOf("v1"), "preview": ps.hashOf("v1")}), "the first revision is active at once")
+	s := progressiveSim(t, blueGreenRollout(nil), 1, 1, 1)
+	g.Expect(s.selectors).To(Equal(map[string]string{"active": s.hashOf("v1"), "preview": s.hashOf("v1")}), "the first revision is active at once")
 
-	ps.setImage("v2")
-	ps.until("the pause before the switch", ps.pausedFor(stepwisev1alpha1.ReasonAwaitingPromotion))
-	g.Expect(ps.sizes()).To(Equal("v1=3 v2=3"))
-	g.Expect(ps.selectors).To(Equal(map[string]string{"active": ps.hashOf("v1"), "preview": ps.hashOf("v2")}))
+	s.setImage("v2")
+	s.until("the pause before the switch", s.pausedFor(stepwisev1alpha1.ReasonAwaitingPromotion))
+	g.Expect(s.sizes()).To(Equal("v1=3 v2=3"))
+	g.Expect(s.selectors).To(Equal(map[string]string{"active": s.hashOf("v1"), "preview": s.hashOf("v2")}))
 	for range 20 {
-		g.Expect(ps.tick().Services).To(BeEmpty(), "nothing switches until promoted")
+		g.Expect(s.step().Services).To(BeEmpty(), "nothing switches until promoted")
 	}
 
-	ps.promote()
-	ps.tick()
-	g.Expect(ps.selectors["active"]).To(Equal(ps.hashOf("v2")))
-	g.Expect(ps.ro.Status.BlueGreen.PreviousActiveHash).To(Equal(ps.hashOf("v1")))
-	g.Expect(ps.sizes()).To(Equal("v1=3 v2=3"), "v1 stays up for the scale-down delay")
+	s.promote()
+	s.step()
+	g.Expect(s.selectors["active"]).To(Equal(s.hashOf("v2")))
+	g.Expect(s.ro.Status.BlueGreen.PreviousActiveHash).To(Equal(s.hashOf("v1")))
+	g.Expect(s.sizes()).To(Equal("v1=3 v2=3"), "v1 stays up for the scale-down delay")
 
-	ps.setImage("v1") // undo inside the window
-	plan := ps.tick()
-	g.Expect(plan.Services).To(ConsistOf(ServiceSwitch{Service: "preview", From: ps.hashOf("v2"), To: ps.hashOf("v1")},
-		ServiceSwitch{Service: "active", From: ps.hashOf("v2"), To: ps.hashOf("v1")}), "an instant switch back")
+	s.setImage("v1") // undo inside the window
+	plan := s.step()
+	g.Expect(plan.Services).To(ConsistOf(ServiceSwitch{Service: "preview", From: s.hashOf("v2"), To: s.hashOf("v1")},
+		ServiceSwitch{Service: "active", From: s.hashOf("v2"), To: s.hashOf("v1")}), "an instant switch back")
 	g.Expect(plan.Hold).To(BeNil())
-	switchedBack := ps.sim.tick
-	ps.until("v2 scaled down", func() bool { return ps.sizes() == "v1=3 v2=0" })
-	g.Expect(ps.sim.tick - switchedBack).To(BeNumerically(">=", 30))
-	ps.until("v1 complete", ps.converged)
+	switchedBack := s.tick
+	s.until("v2 scaled down", func() bool { return s.sizes() == "v1=3 v2=0" })
+	g.Expect(s.tick - switchedBack).To(BeNumerically(">=", 30))
+	s.until("v1 complete", s.converged)
 }
 
 // autoPromotionSeconds switches by itself once the new revision has been fully available that
 // long; outside the scale-down window an old revision needs a promotion again.
 func TestBlueGreenAutoPromotion(t *testing.T) {
 	g := NewWithT(t)
-	ps := newProgressiveSim(t, blueGreenRollout(ptr.To[int32](5)), 2, 1, 0.8)
-	ps.setImage("v2")
-	ps.until("the pause before the switch", ps.pausedFor(stepwisev1alpha1.ReasonAwaitingPromotion))
-	paused := ps.sim.tick
-	g.Expect(meta.FindStatusCondition(ps.ro.Status.Conditions, stepwisev1alpha1.ConditionPaused).Message).To(ContainSubstring("promoting by itself after 5s"))
-	ps.until("the switch", func() bool { return ps.selectors["active"] == ps.hashOf("v2") })
-	g.Expect(ps.sim.tick - paused).To(BeNumerically(">=", 5))
-	ps.until("v2 complete", ps.converged)
-	g.Expect(ps.sizes()).To(Equal("v1=0 v2=3"))
+	s := progressiveSim(t, blueGreenRollout(ptr.To[int32](5)), 2, 1, 0.8)
+	s.setImage("v2")
+	s.until("the pause before the switch", s.pausedFor(stepwisev1alpha1.ReasonAwaitingPromotion))
+	paused := s.tick
+	g.Expect(meta.FindStatusCondition(s.ro.Status.Conditions, stepwisev1alpha1.ConditionPaused).Message).To(ContainSubstring("promoting by itself after 5s"))
+	s.until("the switch", func() bool { return s.selectors["active"] == s.hashOf("v2") })
+	g.Expect(s.tick - paused).To(BeNumerically(">=", 5))
+	s.until("v2 complete", s.converged)
+	g.Expect(s.sizes()).To(Equal("v1=0 v2=3"))
 }

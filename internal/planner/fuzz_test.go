@@ -34,19 +34,20 @@ func FuzzRolloutKeepsBounds(f *testing.F) {
 			recreate: recreate, badVersion: bad, resizeMid: resizeMid,
 			readyDelay: int(delay % 5), syncChance: 0.3 + float64(sync)/255*0.7,
 		}
-		if _, err := Resolve(rollout(sc.replicas, sc.surge, sc.unavailable, "v1")); err != nil {
+		if _, err := Resolve(sc.rollout()); err != nil {
 			return // an invalid spec is rejected, not planned (TestInvalidSpecsNameTheField)
 		}
 		sc.run(t, rngSeed)
 	})
 }
 
-// fuzzBound turns fuzzed text into an int-or-string as a user could write it.
-func fuzzBound(s string) intstr.IntOrString {
-	if n, err := strconv.Atoi(s); err == nil && !strings.HasPrefix(s, "+") {
-		return intstr.FromInt32(int32(n % 1000))
+// fuzzBound turns fuzzed text into a bound as a user could write it in YAML: a count (below
+// 1000) or any other string.
+func fuzzBound(s string) string {
+	if n, err := strconv.Atoi(s); err == nil {
+		return strconv.Itoa(n % 1000)
 	}
-	return intstr.FromString(s)
+	return s
 }
 
 // FuzzScaledValue checks int-or-percent parsing: never a panic; an accepted value is a sane

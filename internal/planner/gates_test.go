@@ -10,17 +10,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+
+	"github.com/stepwise-dev/stepwise/internal/testutil"
 )
 
 func TestWithProgressGatesCountsSignedOffPods(t *testing.T) {
 	g := NewWithT(t)
 	const gate = "example.com/smoke-tested"
-	ro := rollout(4, i1, i0, "v2")
+	ro := testutil.Rollout("web").Replicas(4).Surge("1").Unavailable("0").Image("v2").Obj()
 	ro.Spec.ProgressGates = []string{gate}
-	old, newRS := rs(ro, "v1", 0, 1, 3, 3), rs(ro, "v2", 1, 2, 2, 2)
-	old.UID, newRS.UID = "old", "new"
+	old, newRS := rs(ro, "v1", 1).Replicas(3).Available(3).Obj(), rs(ro, "v2", 2).Replicas(2).Available(2).Obj()
 	newRS.Spec.MinReadySeconds = 5
-	now := epoch.Add(time.Hour)
+	now := testutil.Epoch.Add(time.Hour)
 	pod := func(owner *appsv1.ReplicaSet, readyFor time.Duration, gateStatus corev1.ConditionStatus, terminating bool) corev1.Pod {
 		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{{UID: types.UID(owner.UID), Controller: ptr.To(true)}}},
 			Status: corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(now.Add(-readyFor))}}}}

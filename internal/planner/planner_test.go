@@ -2,7 +2,6 @@ package planner
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,45 +16,11 @@ import (
 	"github.com/stepwise-dev/stepwise/internal/testutil"
 )
 
-var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// rollout builds a RollingUpdate Rollout "web" running image, as stored (UID, generation 1).
-func rollout(replicas int32, surge, unavailable intstr.IntOrString, image string) *stepwisev1alpha1.Rollout {
-	return testutil.Rollout("web").Namespace("ns").Replicas(replicas).Surge(surge.String()).Unavailable(unavailable.String()).Image(image).Obj()
-}
-
-// imageSuffix turns an image into a name suffix ("web:v2" → "webv2").
-var imageSuffix = strings.NewReplacer(":", "", ".", "")
-
-// rs builds a ReplicaSet of ro's template (image) with spec replicas and available pods, sized
-// for ro's current replicas; age orders creation (smaller is older).
-func rs(ro *stepwisev1alpha1.Rollout, image string, age int, revision, spec, available int32) *appsv1.ReplicaSet {
-	t := ro.Spec.Template.DeepCopy()
-	t.Spec.Containers[0].Image = image
+// rs starts ro's ReplicaSet of image at revision, last scaled for ro's size, as the
+// controller's scale steps leave it.
+func rs(ro *stepwisev1alpha1.Rollout, image string, revision int64) *testutil.ReplicaSetBuilder {
 	params, _ := Resolve(ro)
-	base := &appsv1.ReplicaSet{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: "web-" + imageSuffix.Replace(image), Namespace: "ns",
-			CreationTimestamp: metav1.NewTime(epoch.Add(time.Duration(age) * time.Minute)),
-			Annotations: map[string]string{
-				stepwisev1alpha1.RevisionAnnotation:        fmt.Sprint(revision),
-				stepwisev1alpha1.DesiredReplicasAnnotation: fmt.Sprint(params.Replicas),
-				stepwisev1alpha1.MaxReplicasAnnotation:     fmt.Sprint(params.Replicas + params.MaxSurge),
-			},
-		},
-		Spec:   appsv1.ReplicaSetSpec{Template: *t},
-		Status: appsv1.ReplicaSetStatus{TerminatingReplicas: ptr.To[int32](0)},
-	}
-	return sized(base, spec, available)
-}
-
-// sized is base with spec replicas and available (and ready) pods. The copy is shallow, so a
-// sweep of sizes shares base's template and annotations: planning only reads them.
-func sized(base *appsv1.ReplicaSet, spec, available int32) *appsv1.ReplicaSet {
-	rs := *base
-	rs.Spec.Replicas = &spec
-	rs.Status.Replicas, rs.Status.ReadyReplicas, rs.Status.AvailableReplicas = spec, available, available
-	return &rs
+	return testutil.ReplicaSet(ro, image).Revision(revision).LastScaledFor(params.Replicas, params.Replicas+params.MaxSurge)
 }
 
 func sizes(steps []ScaleStep) []string {
@@ -65,16 +30,6 @@ func sizes(steps []ScaleStep) []string {
 	}
 	return out
 }
-
-var (
-	i0   = intstr.FromInt32(0)
-	i1   = intstr.FromInt32(1)
-	i2   = intstr.FromInt32(2)
-	i3   = intstr.FromInt32(3)
-	p0   = intstr.FromString("0%")
-	p25  = intstr.FromString("25%")
-	p100 = intstr.FromString("100%")
-)
 
 func TestRolling(t *testing.T) {
 	for _, tc := range []struct {
@@ -87,65 +42,73 @@ func TestRolling(t *testing.T) {
 	}{
 		{
 			name: "hellok8s v1→v2, surge 1 unavailable 1: create with 1, scale v1 to 2 and the new one to 2 in the same step",
-			ro:   rollout(3, i1, i1, "v2"),
+			ro:   testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("1").Image("v2").Obj(),
 			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
-				return []*appsv1.ReplicaSet{rs(ro, "v1", 0, 1, 3, 3)}
+				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(3).Available(3).Obj()}
 			},
 			wantCreate: 1,
 			wantScale:  []string{"web-v1 3→2", "web-569858f45d 1→2"},
 		},
 		{
 			name: "surge 1, unavailable 0: add one new pod first, keep every old one",
-			ro:   rollout(3, i1, i0, "v2"),
+			ro:   testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("0").Image("v2").Obj(),
 			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
-				return []*appsv1.ReplicaSet{rs(ro, "v1", 0, 1, 3, 3)}
+				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(3).Available(3).Obj()}
 			},
 			wantCreate: 1,
 		},
 		{
 			name: "surge 0, unavailable 1: new starts empty, one old pod goes, the new one takes its place",
-			ro:   rollout(3, i0, i1, "v2"),
+			ro:   testutil.Rollout("web").Replicas(3).Surge("0").Unavailable("1").Image("v2").Obj(),
 			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
-				return []*appsv1.ReplicaSet{rs(ro, "v1", 0, 1, 3, 3)}
+				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(3).Available(3).Obj()}
 			},
 			wantCreate: 0,
 			wantScale:  []string{"web-v1 3→2", "web-569858f45d 0→1"},
 		},
 		{
-			name:  "new pod not yet available: no old pod may go",
-			ro:    rollout(3, i1, i0, "v2"),
-			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet { return rs(ro, "v2", 1, 2, 1, 0) },
+			name: "new pod not yet available: no old pod may go",
+			ro:   testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("0").Image("v2").Obj(),
+			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet {
+				return rs(ro, "v2", 2).Replicas(1).Available(0).Obj()
+			},
 			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
-				return []*appsv1.ReplicaSet{rs(ro, "v1", 0, 1, 3, 3)}
+				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(3).Available(3).Obj()}
 			},
 			wantCreate: -1,
 		},
 		{
-			name:  "new pod available: one old pod goes, the new ReplicaSet takes the room at once",
-			ro:    rollout(3, i1, i0, "v2"),
-			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet { return rs(ro, "v2", 1, 2, 1, 1) },
+			name: "new pod available: one old pod goes, the new ReplicaSet takes the room at once",
+			ro:   testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("0").Image("v2").Obj(),
+			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet {
+				return rs(ro, "v2", 2).Replicas(1).Available(1).Obj()
+			},
 			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
-				return []*appsv1.ReplicaSet{rs(ro, "v1", 0, 1, 3, 3)}
+				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(3).Available(3).Obj()}
 			},
 			wantCreate: -1,
 			wantScale:  []string{"web-v1 3→2", "web-v2 1→2"},
 		},
 		{
-			name:  "room under the surge: the new ReplicaSet grows before old ones shrink",
-			ro:    rollout(3, i1, i0, "v2"),
-			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet { return rs(ro, "v2", 1, 2, 1, 1) },
+			name: "room under the surge: the new ReplicaSet grows before old ones shrink",
+			ro:   testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("0").Image("v2").Obj(),
+			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet {
+				return rs(ro, "v2", 2).Replicas(1).Available(1).Obj()
+			},
 			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
-				return []*appsv1.ReplicaSet{rs(ro, "v1", 0, 1, 2, 2)}
+				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(2).Available(2).Obj()}
 			},
 			wantCreate: -1,
 			wantScale:  []string{"web-v2 1→2"},
 		},
 		{
-			name:  "unhealthy old pods go first, oldest ReplicaSet first",
-			ro:    rollout(4, i1, i1, "v3"),
-			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet { return rs(ro, "v3", 2, 3, 1, 0) },
+			name: "unhealthy old pods go first, oldest ReplicaSet first",
+			ro:   testutil.Rollout("web").Replicas(4).Surge("1").Unavailable("1").Image("v3").Obj(),
+			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet {
+				return rs(ro, "v3", 3).Replicas(1).Available(0).Obj()
+			},
 			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
-				return []*appsv1.ReplicaSet{rs(ro, "v1", 0, 1, 2, 1), rs(ro, "v2", 1, 2, 2, 2)}
+				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(2).Available(1).Obj(), rs(ro, "v2", 2).Replicas(2).Available(2).Obj()}
 			},
 			wantCreate: -1,
 			// 5 pods, min available 3, 1 new unavailable: 1 may go; v1's unavailable pod goes,
@@ -154,34 +117,36 @@ func TestRolling(t *testing.T) {
 		},
 		{
 			name: "both bounds 0% rounds to unavailable 1",
-			ro:   rollout(3, p0, intstr.FromString("10%"), "v2"),
+			ro:   testutil.Rollout("web").Replicas(3).Surge("0%").Unavailable("10%").Image("v2").Obj(),
 			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
-				return []*appsv1.ReplicaSet{rs(ro, "v1", 0, 1, 3, 3)}
+				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(3).Available(3).Obj()}
 			},
 			wantCreate: 0,
 			wantScale:  []string{"web-v1 3→2", "web-569858f45d 0→1"},
 		},
 		{
 			name: "100% surge: the whole new size at once",
-			ro:   rollout(10, p100, p0, "v2"),
+			ro:   testutil.Rollout("web").Replicas(10).Surge("100%").Unavailable("0%").Image("v2").Obj(),
 			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
-				return []*appsv1.ReplicaSet{rs(ro, "v1", 0, 1, 10, 10)}
+				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(10).Available(10).Obj()}
 			},
 			wantCreate: 10,
 		},
 		{
-			name:  "complete: nothing to do",
-			ro:    rollout(3, i1, i1, "v2"),
-			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet { return rs(ro, "v2", 1, 2, 3, 3) },
+			name: "complete: nothing to do",
+			ro:   testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("1").Image("v2").Obj(),
+			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet {
+				return rs(ro, "v2", 2).Replicas(3).Available(3).Obj()
+			},
 			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
-				return []*appsv1.ReplicaSet{rs(ro, "v1", 0, 1, 0, 0)}
+				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(0).Available(0).Obj()}
 			},
 			wantCreate: -1,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
-			s := Snapshot{Rollout: tc.ro, Now: epoch.Add(time.Hour)}
+			s := Snapshot{Rollout: tc.ro, Now: testutil.Epoch.Add(time.Hour)}
 			if tc.newRS != nil {
 				s.New = tc.newRS(tc.ro)
 			}
@@ -206,10 +171,10 @@ func TestRolling(t *testing.T) {
 
 func TestNewReplicaSetCarriesHashRevisionAndAnnotations(t *testing.T) {
 	g := NewWithT(t)
-	ro := rollout(3, i1, i1, "v2")
+	ro := testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("1").Image("v2").Obj()
 	ro.Annotations = map[string]string{stepwisev1alpha1.ChangeCauseAnnotation: "v2 release", corev1.LastAppliedConfigAnnotation: "{}"}
 	ro.Spec.MinReadySeconds = 5
-	plan, err := For(Snapshot{Rollout: ro, Old: []*appsv1.ReplicaSet{rs(ro, "v1", 0, 7, 3, 3)}})
+	plan, err := For(Snapshot{Rollout: ro, Old: []*appsv1.ReplicaSet{rs(ro, "v1", 7).Replicas(3).Available(3).Obj()}})
 	g.Expect(err).NotTo(HaveOccurred())
 	created := plan.CreateNew
 	hash := created.Labels[stepwisev1alpha1.PodTemplateHashLabel]
@@ -228,9 +193,9 @@ func TestNewReplicaSetCarriesHashRevisionAndAnnotations(t *testing.T) {
 
 func TestBringingBackAnOldRevisionRenumbersIt(t *testing.T) {
 	g := NewWithT(t)
-	ro := rollout(3, i1, i1, "v1")
-	v1 := rs(ro, "v1", 0, 1, 0, 0)
-	plan, err := For(Snapshot{Rollout: ro, New: v1, Old: []*appsv1.ReplicaSet{rs(ro, "v2", 1, 2, 3, 3)}})
+	ro := testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("1").Image("v1").Obj()
+	v1 := rs(ro, "v1", 1).Replicas(0).Available(0).Obj()
+	plan, err := For(Snapshot{Rollout: ro, New: v1, Old: []*appsv1.ReplicaSet{rs(ro, "v2", 2).Replicas(3).Available(3).Obj()}})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(plan.UpdateNew).NotTo(BeNil())
 	g.Expect(plan.UpdateNew.Annotations).To(HaveKeyWithValue(stepwisev1alpha1.RevisionAnnotation, "3"))
@@ -240,17 +205,15 @@ func TestBringingBackAnOldRevisionRenumbersIt(t *testing.T) {
 
 func TestRecreate(t *testing.T) {
 	g := NewWithT(t)
-	ro := rollout(3, i0, i0, "v2")
-	ro.Spec.Strategy = stepwisev1alpha1.RolloutStrategy{Type: stepwisev1alpha1.RecreateRolloutStrategyType}
-	old := rs(ro, "v1", 0, 1, 3, 3)
+	ro := testutil.Rollout("web").Replicas(3).Image("v2").Recreate().Obj()
+	old := rs(ro, "v1", 1).Replicas(3).Available(3).Obj()
 
 	plan, err := For(Snapshot{Rollout: ro, Old: []*appsv1.ReplicaSet{old}})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(sizes(plan.Scale)).To(Equal([]string{"web-v1 3→0"}))
 	g.Expect(plan.CreateNew).To(BeNil(), "no new pod while old ones may run")
 
-	old = rs(ro, "v1", 0, 1, 0, 0)
-	old.Status.TerminatingReplicas = ptr.To[int32](2)
+	old = rs(ro, "v1", 1).Terminating(2).Obj()
 	plan, _ = For(Snapshot{Rollout: ro, Old: []*appsv1.ReplicaSet{old}})
 	g.Expect(plan.CreateNew).To(BeNil(), "terminating old pods still run")
 	g.Expect(plan.Scale).To(BeEmpty())
@@ -263,9 +226,8 @@ func TestRecreate(t *testing.T) {
 
 func TestPausedRolloutOnlyScales(t *testing.T) {
 	g := NewWithT(t)
-	ro := rollout(5, i1, i1, "v2")
-	ro.Spec.Paused = true
-	plan, err := For(Snapshot{Rollout: ro, Old: []*appsv1.ReplicaSet{rs(rollout(3, i1, i1, "v1"), "v1", 0, 1, 3, 3)}})
+	ro := testutil.Rollout("web").Replicas(5).Surge("1").Unavailable("1").Image("v2").Paused().Obj()
+	plan, err := For(Snapshot{Rollout: ro, Old: []*appsv1.ReplicaSet{rs(testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("1").Image("v1").Obj(), "v1", 1).Replicas(3).Available(3).Obj()}})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(plan.RollsForward).To(BeFalse())
 	g.Expect(plan.CreateNew).To(BeNil(), "a paused Rollout starts no new revision")
@@ -275,10 +237,10 @@ func TestPausedRolloutOnlyScales(t *testing.T) {
 func TestProportionalScalingMidRollout(t *testing.T) {
 	g := NewWithT(t)
 	// Rolled out at 10 replicas (25%/25%: max 13) to old 8 + new 5; replicas becomes 20.
-	before := rollout(10, p25, p25, "v2")
-	ro := rollout(20, p25, p25, "v2")
-	old := rs(before, "v1", 0, 1, 8, 8)
-	newRS := rs(before, "v2", 1, 2, 5, 3)
+	before := testutil.Rollout("web").Replicas(10).Surge("25%").Unavailable("25%").Image("v2").Obj()
+	ro := testutil.Rollout("web").Replicas(20).Surge("25%").Unavailable("25%").Image("v2").Obj()
+	old := rs(before, "v1", 1).Replicas(8).Available(8).Obj()
+	newRS := rs(before, "v2", 2).Replicas(5).Available(3).Obj()
 	plan, err := For(Snapshot{Rollout: ro, New: newRS, Old: []*appsv1.ReplicaSet{old}})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(plan.RollsForward).To(BeFalse())
@@ -292,11 +254,11 @@ func TestProportionalScalingMidRollout(t *testing.T) {
 
 func TestHistoryIsPrunedOnlyWhenComplete(t *testing.T) {
 	g := NewWithT(t)
-	ro := rollout(2, i1, i1, "v4")
+	ro := testutil.Rollout("web").Replicas(2).Surge("1").Unavailable("1").Image("v4").Obj()
 	ro.Spec.RevisionHistoryLimit = ptr.To[int32](1)
 	ro.Status = stepwisev1alpha1.RolloutStatus{ObservedGeneration: 1, Replicas: 2, UpdatedReplicas: 2, AvailableReplicas: 2}
-	olds := []*appsv1.ReplicaSet{rs(ro, "v1", 0, 1, 0, 0), rs(ro, "v2", 1, 2, 0, 0), rs(ro, "v3", 2, 3, 0, 0)}
-	plan, err := For(Snapshot{Rollout: ro, New: rs(ro, "v4", 3, 4, 2, 2), Old: olds})
+	olds := []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(0).Available(0).Obj(), rs(ro, "v2", 2).Replicas(0).Available(0).Obj(), rs(ro, "v3", 3).Replicas(0).Available(0).Obj()}
+	plan, err := For(Snapshot{Rollout: ro, New: rs(ro, "v4", 4).Replicas(2).Available(2).Obj(), Old: olds})
 	g.Expect(err).NotTo(HaveOccurred())
 	var deleted []string
 	for _, d := range plan.Delete {
@@ -314,7 +276,7 @@ func TestInvalidSpecsNameTheField(t *testing.T) {
 		{"empty selector", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Selector = &metav1.LabelSelector{} }, "spec.selector"},
 		{"selector does not match", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Template.Labels = map[string]string{"app": "other"} }, "spec.template.metadata.labels"},
 		{"both zero", func(ro *stepwisev1alpha1.Rollout) {
-			ro.Spec.Strategy.RollingUpdate = &stepwisev1alpha1.RollingUpdateRollout{MaxSurge: &i0, MaxUnavailable: &p0}
+			ro.Spec.Strategy.RollingUpdate = &stepwisev1alpha1.RollingUpdateRollout{MaxSurge: ptr.To(intstr.FromInt32(0)), MaxUnavailable: ptr.To(intstr.FromString("0%"))}
 		}, "spec.strategy.rollingUpdate.maxUnavailable"},
 		{"malformed percent", func(ro *stepwisev1alpha1.Rollout) {
 			ro.Spec.Strategy.RollingUpdate.MaxSurge = ptr.To(intstr.FromString("25.5%"))
@@ -346,15 +308,15 @@ func TestInvalidSpecsNameTheField(t *testing.T) {
 			ro.Spec.Strategy.RollingUpdate.Partition = ptr.To(intstr.FromString("150%"))
 		}, "spec.strategy.rollingUpdate.partition"},
 		{"negative step", func(ro *stepwisev1alpha1.Rollout) {
-			ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{{Replicas: i1}, {Replicas: intstr.FromInt32(-1)}}
+			ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{{Replicas: intstr.FromInt32(1)}, {Replicas: intstr.FromInt32(-1)}}
 		}, "spec.strategy.rollingUpdate.steps[1].replicas"},
 		{"negative pause", func(ro *stepwisev1alpha1.Rollout) {
-			ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{{Replicas: i1, Pause: &stepwisev1alpha1.CanaryPause{DurationSeconds: ptr.To[int32](-5)}}}
+			ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{{Replicas: intstr.FromInt32(1), Pause: &stepwisev1alpha1.CanaryPause{DurationSeconds: ptr.To[int32](-5)}}}
 		}, "spec.strategy.rollingUpdate.steps[0].pause.durationSeconds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
-			ro := rollout(3, i1, i1, "v1")
+			ro := testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("1").Image("v1").Obj()
 			tc.mutate(ro)
 			_, err := For(Snapshot{Rollout: ro})
 			var invalidErr *InvalidSpecError
@@ -366,22 +328,23 @@ func TestInvalidSpecsNameTheField(t *testing.T) {
 
 func TestResolveFenceposts(t *testing.T) {
 	for _, tc := range []struct {
-		surge, unavailable intstr.IntOrString
+		surge, unavailable string
 		desired            int32
 		wantS, wantU       int32
 	}{
-		{p25, p25, 10, 3, 2},
-		{i1, i1, 3, 1, 1},
-		{p25, p25, 1, 1, 0},
-		{i0, intstr.FromString("10%"), 3, 0, 1},
-		{i0, intstr.FromInt32(5), 2, 0, 2},
-		{p100, p0, 10, 10, 0},
-		{i3, i2, 25, 3, 2},
-		{p25, p25, 0, 0, 0},
+		{"25%", "25%", 10, 3, 2},
+		{"1", "1", 3, 1, 1},
+		{"25%", "25%", 1, 1, 0},
+		{"0", "10%", 3, 0, 1},
+		{"0", "5", 2, 0, 2},
+		{"100%", "0%", 10, 10, 0},
+		{"3", "2", 25, 3, 2},
+		{"25%", "25%", 0, 0, 0},
 	} {
-		s, u, err := ResolveFenceposts(&tc.surge, &tc.unavailable, tc.desired)
+		surge, unavailable := intstr.Parse(tc.surge), intstr.Parse(tc.unavailable)
+		s, u, err := ResolveFenceposts(&surge, &unavailable, tc.desired)
 		if err != nil || s != tc.wantS || u != tc.wantU {
-			t.Errorf("ResolveFenceposts(%s, %s, %d) = %d, %d, %v; want %d, %d", tc.surge.String(), tc.unavailable.String(), tc.desired, s, u, err, tc.wantS, tc.wantU)
+			t.Errorf("ResolveFenceposts(%s, %s, %d) = %d, %d, %v; want %d, %d", tc.surge, tc.unavailable, tc.desired, s, u, err, tc.wantS, tc.wantU)
 		}
 	}
 }
