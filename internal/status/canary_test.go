@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/testutil"
 )
 
 // canaryRollout is a Rollout with two steps whose controller has seen generation 2, at step.
@@ -110,7 +111,8 @@ func TestProgressDeadlineActions(t *testing.T) {
 			ro.Status = stepwisev1alpha1.RolloutStatus{ObservedGeneration: 2, Replicas: 4, UpdatedReplicas: 1, ReadyReplicas: 3, AvailableReplicas: 3}
 			ro.Status.Conditions = []metav1.Condition{{Type: stepwisev1alpha1.ConditionProgressing, Status: metav1.ConditionTrue, Reason: stepwisev1alpha1.ReasonReplicaSetUpdated}}
 			ro.Status.LastProgressTime = &metav1.Time{Time: t0}
-			st := compute(ro, rs("new", 1, 1, 0), rs("old", 3, 3, 3), false, t0.Add(61*time.Second))
+			newRS, oldRS := testutil.ReplicaSet(ro, "v2").Revision(2).Replicas(1).Available(0).Obj(), testutil.ReplicaSet(ro, "v1").Replicas(3).Available(3).Obj()
+			st := compute(ro, newRS, oldRS, false, t0.Add(61*time.Second))
 			g.Expect(meta.FindStatusCondition(st.Conditions, stepwisev1alpha1.ConditionProgressing).Reason).To(Equal(stepwisev1alpha1.ReasonProgressDeadlineExceeded))
 			g.Expect(PauseOnDeadline(ro, &st)).To(Equal(action == stepwisev1alpha1.ProgressDeadlineActionPause))
 			if action != stepwisev1alpha1.ProgressDeadlineActionRollback {

@@ -9,29 +9,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/testutil"
 )
 
-var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+var t0 = testutil.Epoch
 
+// rollout is a Rollout whose second generation is rolling out, with a 60 s progress deadline.
 func rollout(replicas int32) *stepwisev1alpha1.Rollout {
-	return &stepwisev1alpha1.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Generation: 2},
-		Spec: stepwisev1alpha1.RolloutSpec{
-			Replicas: ptr.To(replicas), ProgressDeadlineSeconds: ptr.To[int32](60),
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
-		},
-	}
-}
-
-func rs(name string, spec, actual, available int32) *appsv1.ReplicaSet {
-	return &appsv1.ReplicaSet{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{stepwisev1alpha1.RevisionAnnotation: "2"}},
-		Spec:       appsv1.ReplicaSetSpec{Replicas: ptr.To(spec)},
-		Status:     appsv1.ReplicaSetStatus{Replicas: actual, ReadyReplicas: available, AvailableReplicas: available, ObservedGeneration: 1, TerminatingReplicas: ptr.To[int32](0)},
-	}
+	return testutil.Rollout("web").Replicas(replicas).Generation(2).ProgressDeadline(60).Obj()
 }
 
 func compute(ro *stepwisev1alpha1.Rollout, newRS *appsv1.ReplicaSet, old *appsv1.ReplicaSet, created bool, now time.Time) stepwisev1alpha1.RolloutStatus {
@@ -42,9 +29,10 @@ func compute(ro *stepwisev1alpha1.Rollout, newRS *appsv1.ReplicaSet, old *appsv1
 func TestProgressThroughARollout(t *testing.T) {
 	g := NewWithT(t)
 	ro := rollout(3)
+	newRS, oldRS := testutil.ReplicaSet(ro, "v2").Revision(2), testutil.ReplicaSet(ro, "v1")
 	// Revision 1 was complete.
 	ro.Status = stepwisev1alpha1.RolloutStatus{ObservedGeneration: 1, Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 3, AvailableReplicas: 3}
-	ro.Status = compute(ro, rs("web-new", 1, 0, 0), rs("web-old", 2, 3, 3), true, t0)
+	ro.Status = compute(ro, newRS.Replicas(1).Pods(0).Available(0).Obj(), oldRS.Replicas(2).Pods(3).Available(3).Obj(), true, t0)
 	cond := meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionProgressing)
 	g.Expect(cond.Reason).To(Equal(stepwisev1alpha1.ReasonNewReplicaSetCreated))
 	g.Expect(ro.Status.Ready).To(Equal("3/3"))
@@ -53,14 +41,14 @@ func TestProgressThroughARollout(t *testing.T) {
 	g.Expect(meta.IsStatusConditionTrue(ro.Status.Conditions, stepwisev1alpha1.ConditionComplete)).To(BeFalse())
 
 	// Progress: a new pod updated.
-	ro.Status = compute(ro, rs("web-new", 2, 1, 1), rs("web-old", 2, 2, 2), false, t0.Add(30*time.Second))
+	ro.Status = compute(ro, newRS.Replicas(2).Pods(1).Available(1).Obj(), oldRS.Replicas(2).Available(2).Obj(), false, t0.Add(30*time.Second))
 	cond = meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionProgressing)
 	g.Expect(cond.Reason).To(Equal(stepwisev1alpha1.ReasonReplicaSetUpdated))
 	g.Expect(ro.Status.LastProgressTime.Time).To(Equal(t0.Add(30 * time.Second)))
 	g.Expect(RequeueAfter(ro, &ro.Status, nil, 3, t0.Add(40*time.Second))).To(Equal(51 * time.Second))
 
 	// Stuck past the deadline.
-	ro.Status = compute(ro, rs("web-new", 2, 1, 1), rs("web-old", 2, 2, 2), false, t0.Add(91*time.Second))
+	ro.Status = compute(ro, newRS.Replicas(2).Pods(1).Available(1).Obj(), oldRS.Replicas(2).Available(2).Obj(), false, t0.Add(91*time.Second))
 	cond = meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionProgressing)
 	g.Expect(cond.Status).To(Equal(metav1.ConditionFalse))
 	g.Expect(cond.Reason).To(Equal(stepwisev1alpha1.ReasonProgressDeadlineExceeded))
@@ -69,7 +57,7 @@ func TestProgressThroughARollout(t *testing.T) {
 	g.Expect(complete.Reason).To(Equal(stepwisev1alpha1.ReasonRolloutFailed))
 
 	// Done.
-	ro.Status = compute(ro, rs("web-new", 3, 3, 3), rs("web-old", 0, 0, 0), false, t0.Add(100*time.Second))
+	ro.Status = compute(ro, newRS.Replicas(3).Available(3).Obj(), oldRS.Replicas(0).Available(0).Obj(), false, t0.Add(100*time.Second))
 	cond = meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionProgressing)
 	g.Expect(cond.Reason).To(Equal(stepwisev1alpha1.ReasonNewReplicaSetAvailable))
 	complete = meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionComplete)
@@ -82,12 +70,13 @@ func TestPauseAndResumeConditions(t *testing.T) {
 	g := NewWithT(t)
 	ro := rollout(2)
 	ro.Spec.Paused = true
-	ro.Status = Compute(Input{Rollout: ro, Replicas: 2, AllRSs: []*appsv1.ReplicaSet{rs("web-old", 2, 2, 2)}, Now: t0})
+	stable := testutil.ReplicaSet(ro, "v1").Replicas(2).Available(2).Obj()
+	ro.Status = Compute(Input{Rollout: ro, Replicas: 2, AllRSs: []*appsv1.ReplicaSet{stable}, Now: t0})
 	cond := meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionProgressing)
 	g.Expect(cond.Status).To(Equal(metav1.ConditionUnknown))
 	g.Expect(cond.Reason).To(Equal(stepwisev1alpha1.ReasonRolloutPaused))
 	ro.Spec.Paused = false
-	ro.Status = Compute(Input{Rollout: ro, Replicas: 2, AllRSs: []*appsv1.ReplicaSet{rs("web-old", 2, 2, 2)}, Now: t0.Add(time.Minute)})
+	ro.Status = Compute(Input{Rollout: ro, Replicas: 2, AllRSs: []*appsv1.ReplicaSet{stable}, Now: t0.Add(time.Minute)})
 	cond = meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionProgressing)
 	g.Expect(cond.Reason).To(Equal(stepwisev1alpha1.ReasonRolloutResumed))
 	g.Expect(ro.Status.LastProgressTime.Time).To(Equal(t0.Add(time.Minute)), "resuming restarts the deadline")
@@ -129,8 +118,9 @@ func TestViewMatchesKubectlRolloutStatus(t *testing.T) {
 // reports it: counts wait while it has pods to delete, not while it has pods to create.
 func TestReplicaSetCountsPendingWhileTheReplicaSetControllerHasPodsToDelete(t *testing.T) {
 	g := NewWithT(t)
-	newRS, oldRS := rs("web-new", 7, 6, 6), rs("web-old", 4, 5, 5)
-	oldRS.Generation = 2
+	ro := rollout(10)
+	newRS := testutil.ReplicaSet(ro, "v2").Revision(2).Replicas(7).Pods(6).Available(6).Obj()
+	oldRS := testutil.ReplicaSet(ro, "v1").Replicas(4).Pods(5).Available(5).Generation(2, 1).Obj()
 	g.Expect(ReplicaSetCountsPending([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeTrue(), "the scale-down is not yet reported")
 
 	oldRS.Status.ObservedGeneration = 2
@@ -151,7 +141,7 @@ func TestReplicaSetCountsPendingWhileTheReplicaSetControllerHasPodsToDelete(t *t
 	oldRS.DeletionTimestamp = &metav1.Time{Time: t0}
 	g.Expect(ReplicaSetCountsPending([]*appsv1.ReplicaSet{newRS, oldRS})).To(BeFalse(), "the ReplicaSet controller deletes no pods of a ReplicaSet being deleted")
 
-	unsized := rs("web-unsized", 0, 1, 1)
+	unsized := testutil.ReplicaSet(ro, "v3").Pods(1).Available(1).Obj()
 	unsized.Spec.Replicas = nil
 	g.Expect(ReplicaSetCountsPending([]*appsv1.ReplicaSet{unsized})).To(BeFalse(), "an unset size is 1")
 	unsized.Status.Replicas = 2
@@ -164,26 +154,27 @@ func TestReplicaSetCountsPendingWhileTheReplicaSetControllerHasPodsToDelete(t *t
 func TestOnlyCountsChangedIsTheChangeANextReconcileWritesAgain(t *testing.T) {
 	g := NewWithT(t)
 	ro := rollout(3)
+	newRS, oldRS := testutil.ReplicaSet(ro, "v2").Revision(2), testutil.ReplicaSet(ro, "v1")
 	ro.Status = stepwisev1alpha1.RolloutStatus{ObservedGeneration: 1, Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 3, AvailableReplicas: 3}
-	started := compute(ro, rs("web-new", 1, 0, 0), rs("web-old", 2, 3, 3), true, t0)
+	started := compute(ro, newRS.Replicas(1).Pods(0).Available(0).Obj(), oldRS.Replicas(2).Pods(3).Available(3).Obj(), true, t0)
 	g.Expect(OnlyCountsChanged(&ro.Status, &started)).To(BeFalse(), "a new generation observed, a new ReplicaSet")
 	ro.Status = started
 
-	first := compute(ro, rs("web-new", 1, 1, 1), rs("web-old", 2, 2, 2), false, t0.Add(time.Second))
+	first := compute(ro, newRS.Replicas(1).Available(1).Obj(), oldRS.Replicas(2).Available(2).Obj(), false, t0.Add(time.Second))
 	g.Expect(OnlyCountsChanged(&ro.Status, &first)).To(BeFalse(), "Progressing's reason moves from NewReplicaSetCreated to ReplicaSetUpdated")
 	ro.Status = first
 
-	moved := compute(ro, rs("web-new", 2, 2, 2), rs("web-old", 1, 1, 1), false, t0.Add(2*time.Second))
+	moved := compute(ro, newRS.Replicas(2).Available(2).Obj(), oldRS.Replicas(1).Available(1).Obj(), false, t0.Add(2*time.Second))
 	g.Expect(moved.UpdatedReplicas).To(Equal(int32(2)))
 	g.Expect(OnlyCountsChanged(&ro.Status, &moved)).To(BeTrue())
 
 	// Left unwritten, the same progress is found and timed by the next reconcile.
-	again := compute(ro, rs("web-new", 2, 2, 2), rs("web-old", 1, 1, 1), false, t0.Add(3*time.Second))
+	again := compute(ro, newRS.Replicas(2).Available(2).Obj(), oldRS.Replicas(1).Available(1).Obj(), false, t0.Add(3*time.Second))
 	g.Expect(again.UpdatedReplicas).To(Equal(int32(2)))
 	g.Expect(again.LastProgressTime.Time).To(Equal(t0.Add(3 * time.Second)))
 
 	// Fewer available pods than allowed turns Available False: a condition, written at once.
-	unavailable := compute(ro, rs("web-new", 2, 2, 0), rs("web-old", 1, 1, 1), false, t0.Add(2*time.Second))
+	unavailable := compute(ro, newRS.Replicas(2).Available(0).Obj(), oldRS.Replicas(1).Available(1).Obj(), false, t0.Add(2*time.Second))
 	g.Expect(meta.IsStatusConditionFalse(unavailable.Conditions, stepwisev1alpha1.ConditionAvailable)).To(BeTrue())
 	g.Expect(OnlyCountsChanged(&ro.Status, &unavailable)).To(BeFalse())
 }
