@@ -47,7 +47,8 @@ func (r *runner) idle(ctx context.Context, n int) (IdleResult, error) {
 	if err := r.createAll(ctx, ns, names, c); err != nil {
 		return res, err
 	}
-	// Creating 10,000 Rollouts saturates a 2-core API server for a quarter of an hour.
+	// Creating thousands of Rollouts saturates a small API server for minutes: allow time per
+	// Rollout.
 	timeout := 5*time.Minute + time.Duration(n)*150*time.Millisecond
 	if err := waitFor(ctx, timeout, func() bool { return w.settled(names, 1) }); err != nil {
 		return res, fmt.Errorf("waiting for %d idle Rollouts to be available: %w", n, err)

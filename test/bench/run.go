@@ -324,8 +324,8 @@ func runOrder(rep int) []Controller {
 
 // caseTimeout bounds a phase of case c: generous, so that a slow machine reports slow
 // figures rather than no figures. Each pod gets the longer of four of the ReplicaSet
-// controller's writes at its QPS (at 20 QPS it makes about three) and 100 ms: a saturated
-// 2-core machine takes 45–80 ms a pod with 100 concurrent rollouts.
+// controller's writes at its QPS (it creates, deletes and reports each pod) and 100 ms, more
+// than a saturated machine takes with 100 concurrent rollouts (docs/performance.md).
 func (r *runner) caseTimeout(c Case) time.Duration {
 	perPod := max(4*time.Second/time.Duration(r.profile.QPS), 100*time.Millisecond)
 	return 3*time.Minute + 10*c.LowerBound() + time.Duration(int(c.Replicas)*c.Concurrent)*perPod
@@ -495,8 +495,9 @@ func (r *runner) writesByClient(offset int64, ns, controller string) (byClient, 
 
 // deleteNamespace removes a case's objects quickly (pods without grace: the controllers are
 // done with them) and waits until the namespace is gone, so that the next run starts on a
-// machine with nothing left to delete. A deletion that fails (10,000 pods outlast the API
-// server's request timeout) leaves the rest to the namespace's deletion, still waited for.
+// machine with nothing left to delete. A deletion that fails (a big case's pods can outlast
+// the API server's request timeout) leaves the rest to the namespace's deletion, still waited
+// for.
 func (r *runner) deleteNamespace(ctx context.Context, ns string) error {
 	background := client.PropagationPolicy(metav1.DeletePropagationBackground)
 	var errs []error
