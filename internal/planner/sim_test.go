@@ -51,8 +51,7 @@ func newSim(t *testing.T, describe string, ro *stepwisev1alpha1.Rollout, rng *ra
 	t.Helper()
 	s := &sim{t: t, describe: describe, rng: rng, ro: ro, pods: map[string][]simPod{}, readyDelay: readyDelay, syncChance: syncChance,
 		neverReady: map[string]bool{}, selectors: map[string]string{}}
-	// With no ReplicaSet at all, converged is trivially true: reconcile at least once.
-	for len(s.rss) == 0 || !s.converged() {
+	for !s.converged() {
 		if s.tick > 100 {
 			s.fail("%s did not roll out: %s", s.image(), s.sizes())
 		}
@@ -99,7 +98,7 @@ func (s *sim) reconcile() Plan {
 		rs.CreationTimestamp = metav1.NewTime(snap.Now)
 		rs.Generation = 1
 		s.rss = append(s.rss, rs)
-		s.logf("create %s with %d replicas", s.named(rs), *rs.Spec.Replicas)
+		s.logf("create %s with replicas %d", s.named(rs), *rs.Spec.Replicas)
 	}
 	for _, step := range plan.Scale {
 		rs := s.find(step.ReplicaSet)
@@ -227,11 +226,11 @@ func (s *sim) totals() (spec, available int32) {
 	return spec, available
 }
 
-// converged reports whether the new ReplicaSet (if any) runs every pod and old ones none.
+// converged reports whether the new ReplicaSet exists and runs every pod, and old ones none.
 func (s *sim) converged() bool {
 	params, _ := Resolve(s.ro)
 	snap := SplitNewAndOld(s.ro, s.rss)
-	if rs := snap.New; rs != nil && (*rs.Spec.Replicas != params.Replicas || rs.Status.AvailableReplicas != params.Replicas) {
+	if rs := snap.New; rs == nil || *rs.Spec.Replicas != params.Replicas || rs.Status.AvailableReplicas != params.Replicas {
 		return false
 	}
 	for _, rs := range snap.Old {

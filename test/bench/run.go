@@ -30,6 +30,7 @@ import (
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 	"github.com/stepwise-dev/stepwise/test/cluster"
 	"github.com/stepwise-dev/stepwise/test/observe"
+	"github.com/stepwise-dev/stepwise/test/testenv"
 )
 
 // Options configure a benchmark run.
@@ -104,8 +105,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(binDir)
-	bin, err := buildController(ctx, binDir)
-	if err != nil {
+	bin := filepath.Join(binDir, stepwiseClient)
+	if err := testenv.Build(ctx, bin, "./cmd/manager"); err != nil {
 		return nil, err
 	}
 	for i, profile := range opts.Profiles {
@@ -228,21 +229,6 @@ func (r *runner) logf(format string, args ...any) {
 	if r.opts.Log != nil {
 		fmt.Fprintf(r.opts.Log, format+"\n", args...)
 	}
-}
-
-// buildController builds the controller into dir as users run it.
-func buildController(ctx context.Context, dir string) (string, error) {
-	root, err := cluster.RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, stepwiseClient)
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/manager")
-	build.Dir = root
-	if data, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the controller: %w\n%s", err, data)
-	}
-	return bin, nil
 }
 
 // startStepwise starts the controller with the profile's rate limit, a metrics endpoint and

@@ -3,11 +3,7 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,134 +12,100 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
-	"github.com/stepwise-dev/stepwise/test/cluster"
+	"github.com/stepwise-dev/stepwise/test/testenv"
 )
 
-var (
-	repoRoot   string
-	kubeconfig string
-	kube       kubernetes.Interface
-	k8sClient  client.Client
-	binDir     string
-)
+var suite *testenv.Suite
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	ctx := context.Background()
-	var err error
-	if repoRoot, err = cluster.RepoRoot(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	tmp, err := os.MkdirTemp("", "stepwise-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	c, err := cluster.Start(ctx, cluster.Options{Dir: filepath.Join(tmp, "cluster")})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting the local cluster:", err)
-		return 1
-	}
-	defer c.Stop()
-	kubeconfig = c.Kubeconfig
-	if err := c.InstallCRDs(ctx, filepath.Join(repoRoot, "config", "crd")); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	utilruntime.Must(stepwisev1alpha1.AddToScheme(scheme.Scheme))
-	kube = kubernetes.NewForConfigOrDie(c.Config)
-	if k8sClient, err = client.New(c.Config, client.Options{Scheme: scheme.Scheme}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-
-	// The controller runs as its own process, built from cmd/manager as users run it.
-	binDir = filepath.Join(tmp, "bin")
-	build := exec.Command("go", "build", "-o", binDir+"/", "./cmd/manager", "./cmd/kubectl-stepwise")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the controller: %v\n%s", err, out)
-		return 1
-	}
-	controllerLog, err := os.Create(filepath.Join(tmp, "controller.log"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	controller := exec.Command(filepath.Join(binDir, "manager"), "--health-probe-bind-address=127.0.0.1:0", "--zap-log-level=2")
-	controller.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	controller.Stdout, controller.Stderr = controllerLog, controllerLog
-	if err := controller.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "starting the controller:", err)
-		return 1
-	}
-	defer func() { _ = controller.Process.Kill(); _ = controller.Wait() }()
-
-	code := m.Run()
-	if code != 0 {
-		// The controller's log is the first thing to read when an e2e test fails.
-		if data, err := os.ReadFile(controllerLog.Name()); err == nil {
-			lines := strings.Split(string(data), "\n")
-			fmt.Fprintf(os.Stderr, "--- last controller log lines:\n%s\n", strings.Join(lines[max(0, len(lines)-80):], "\n"))
+	os.Exit(testenv.Main(m, testenv.Options{Build: []string{"./cmd/manager", "./cmd/kubectl-stepwise"}}, func(s *testenv.Suite) error {
+		suite = s
+		// The controller runs as its own process, built from cmd/manager as users run it.
+		c, err := s.StartController()
+		if err != nil {
+			return err
 		}
-	}
-	return code
+		s.ControllerLog = c.Log
+		return nil
+	}))
 }
 
-// newNamespace creates a namespace for one test and deletes it when the test ends.
-func newNamespace(t *testing.T) string {
+// env is one test's namespace and observer (see testenv.Env), driven through kubectl.
+type env struct{ *testenv.Env }
+
+func newEnv(t *testing.T) *env {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-"}}
-	created, err := kube.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = kube.CoreV1().Namespaces().Delete(context.Background(), created.Name, metav1.DeleteOptions{})
-	})
-	return created.Name
+	return &env{testenv.New(t, suite, 60*time.Second)}
 }
 
-// kubectl runs kubectl against the test cluster and returns its stdout; stderr joins the error.
-func kubectl(stdin string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "kubectl", args...)
-	// kubectl finds the plugin on PATH, as a user's kubectl does.
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String(), nil
-}
-
-// mustKubectl is kubectl for steps that must succeed.
-func mustKubectl(t *testing.T, stdin string, args ...string) string {
-	t.Helper()
-	out, err := kubectl(stdin, args...)
+// mustKubectl runs a kubectl step that must succeed (see testenv.Suite.Kubectl).
+func (e *env) mustKubectl(stdin string, args ...string) string {
+	e.T.Helper()
+	out, err := suite.Kubectl(stdin, args...)
 	if err != nil {
-		t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return out
 }
 
-func gomegaFor(t *testing.T) *WithT {
-	g := NewWithT(t)
-	g.SetDefaultEventuallyTimeout(60 * time.Second)
-	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	return g
+// hellok8s is the sample manifest at an image tag, with a change cause.
+func hellok8s(t *testing.T, tag, cause string) string {
+	t.Helper()
+	m := strings.Replace(sampleManifest(t), "guangzhengli/hellok8s:v1", "guangzhengli/hellok8s:"+tag, 1)
+	return strings.Replace(m, "  name: hellok8s\n", "  name: hellok8s\n  annotations:\n    kubernetes.io/change-cause: "+cause+"\n", 1)
+}
+
+func sampleManifest(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(suite.Root, "config", "samples", "hellok8s.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// neverReady marks a hellok8s manifest's pods never to become ready, as a version whose
+// readiness probe fails.
+func neverReady(manifest string) string {
+	return strings.Replace(manifest, "        app: hellok8s\n    spec:", "        app: hellok8s\n        stepwise.dev/never-ready: \"true\"\n    spec:", 1)
+}
+
+// withProgressDeadline gives a hellok8s manifest a progress deadline of 3 seconds.
+func withProgressDeadline(manifest string) string {
+	return strings.Replace(manifest, "spec:\n", "spec:\n  progressDeadlineSeconds: 3\n", 1)
+}
+
+// apply applies a manifest to the test's namespace.
+func (e *env) apply(manifest string) {
+	e.T.Helper()
+	e.mustKubectl(manifest, "apply", "-n", e.NS, "-f", "-")
+}
+
+// release applies hellok8s at tag with a change cause and waits until kubectl wait sees it
+// complete.
+func (e *env) release(tag, cause string) {
+	e.T.Helper()
+	e.apply(hellok8s(e.T, tag, cause))
+	e.waitFor("Complete")
+}
+
+// waitFor waits with kubectl wait until the hellok8s Rollout has condition.
+func (e *env) waitFor(condition string) {
+	e.T.Helper()
+	e.mustKubectl("", "wait", "--for=condition="+condition, "rollout/hellok8s", "-n", e.NS, "--timeout=60s")
+}
+
+// podImages counts the hellok8s Rollout's running, non-terminating pods by image.
+func (e *env) podImages() map[string]int {
+	e.T.Helper()
+	pods, err := suite.Kube.CoreV1().Pods(e.NS).List(e.Ctx, metav1.ListOptions{LabelSelector: "app=hellok8s"})
+	e.G.Expect(err).NotTo(HaveOccurred())
+	out := map[string]int{}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning {
+			out[p.Spec.Containers[0].Image]++
+		}
+	}
+	return out
 }

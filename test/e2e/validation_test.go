@@ -52,8 +52,7 @@ const rollingStrategy = `    type: RollingUpdate
 // TestBadManifestsAreRejectedAtAdmission applies each bad manifest to the API server: it is
 // rejected with a message naming the field; the good manifest it came from is accepted.
 func TestBadManifestsAreRejectedAtAdmission(t *testing.T) {
-	ns := newNamespace(t)
-	g := gomegaFor(t)
+	e := newEnv(t)
 	for _, tc := range []struct {
 		name, from, to string
 		want           []string // substrings of the rejection
@@ -97,16 +96,17 @@ func TestBadManifestsAreRejectedAtAdmission(t *testing.T) {
 			if bad == validRollout {
 				t.Fatalf("case %q changes nothing", tc.name)
 			}
-			_, err := kubectl(bad, "apply", "-n", ns, "-f", "-")
+			g := NewWithT(t)
+			_, err := suite.Kubectl(bad, "apply", "-n", e.NS, "-f", "-")
 			g.Expect(err).To(HaveOccurred(), "accepted:\n%s", bad)
 			for _, want := range tc.want {
 				g.Expect(err.Error()).To(ContainSubstring(want))
 			}
 		})
 	}
-	mustKubectl(t, validRollout, "apply", "-n", ns, "-f", "-")
+	e.apply(validRollout)
 
 	// The selector cannot change after creation.
-	_, err := kubectl("", "patch", "rollout/web", "-n", ns, "--type=merge", "-p", `{"spec":{"selector":{"matchLabels":{"app":"web","extra":"x"}},"template":{"metadata":{"labels":{"extra":"x"}}}}}`)
-	g.Expect(err).To(MatchError(And(ContainSubstring("spec.selector"), ContainSubstring("field is immutable"))))
+	_, err := suite.Kubectl("", "patch", "rollout/web", "-n", e.NS, "--type=merge", "-p", `{"spec":{"selector":{"matchLabels":{"app":"web","extra":"x"}},"template":{"metadata":{"labels":{"extra":"x"}}}}}`)
+	e.G.Expect(err).To(MatchError(And(ContainSubstring("spec.selector"), ContainSubstring("field is immutable"))))
 }

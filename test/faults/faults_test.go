@@ -21,6 +21,7 @@ import (
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 	"github.com/stepwise-dev/stepwise/internal/controller/rollout"
+	"github.com/stepwise-dev/stepwise/test/testenv"
 )
 
 var (
@@ -28,19 +29,12 @@ var (
 	quarter = intstr.FromString("25%")
 )
 
-// settle creates ro, waits until it is fully rolled out, and from then on has the observer
-// hold every state to ro's bounds.
-func (e *env) settle(ro *stepwisev1alpha1.Rollout) {
+// startRollout changes the image and waits until the observer has seen n states of the
+// rollout: a point in its middle, reached by events rather than by time.
+func (e *env) startRollout(image string, n int) {
 	e.T.Helper()
-	e.Create(ro)
-	e.waitComplete()
-	e.Obs.SetBounds(bounds(ro))
-}
-
-// waitForStates waits until the observer has seen n more states than base: a point in the
-// middle of a rollout, reached by events rather than by time.
-func (e *env) waitForStates(base, n int) {
-	e.T.Helper()
+	base := len(e.Obs.States())
+	e.SetImage("web", image)
 	e.G.Eventually(func() int { return len(e.Obs.States()) - base }).Should(BeNumerically(">=", n))
 }
 
@@ -53,17 +47,13 @@ func TestControllerKilledDuringRollouts(t *testing.T) {
 	e := newEnv(t)
 	c := startController(t)
 	ro := e.rollout(5, one, one, "200ms")
-	e.settle(ro)
+	e.Settle(ro, bounds(ro))
 
 	for i := 1; i <= 20; i++ {
-		base := len(e.Obs.States())
-		e.update(func(ro *stepwisev1alpha1.Rollout) {
-			ro.Spec.Template.Spec.Containers[0].Image = fmt.Sprintf("app:v%d", i)
-		})
-		e.waitForStates(base, rng.IntN(12))
-		c.kill()
+		e.startRollout(fmt.Sprintf("app:v%d", i), rng.IntN(12))
+		c.Kill()
 		c = startController(t)
-		e.waitComplete()
+		e.WaitComplete("web")
 	}
 	e.expectConverged()
 }
@@ -75,29 +65,29 @@ func TestLeaderElectionHandsOver(t *testing.T) {
 	args := []string{"--leader-elect", "--leader-election-namespace=" + e.NS,
 		"--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=500ms"}
 	a, b := startController(t, args...), startController(t, args...)
-	acquired := func(c *controller) bool { return strings.Contains(c.log.String(), "Successfully acquired lease") }
+	acquired := func(c *testenv.Controller) bool {
+		return strings.Contains(c.Log.String(), "Successfully acquired lease")
+	}
 	e.G.Eventually(func() bool { return acquired(a) || acquired(b) }).Should(BeTrue())
 	leader, follower := a, b
 	if acquired(b) {
 		leader, follower = b, a
 	}
 	ro := e.rollout(6, one, one, "300ms")
-	e.settle(ro)
+	e.Settle(ro, bounds(ro))
 
-	base := len(e.Obs.States())
-	e.update(func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Template.Spec.Containers[0].Image = "app:v1" })
-	e.waitForStates(base, 6)
+	e.startRollout("app:v1", 6)
 	e.G.Expect(acquired(follower)).To(BeFalse())
-	writes := func(c *controller) bool {
-		log := c.log.String()
+	writes := func(c *testenv.Controller) bool {
+		log := c.Log.String()
 		return strings.Contains(log, "Scaling ReplicaSet") || strings.Contains(log, "Creating ReplicaSet")
 	}
 	e.G.Expect(writes(leader)).To(BeTrue())
 	e.G.Expect(writes(follower)).To(BeFalse(), "only the leader writes")
 
-	leader.kill()
+	leader.Kill()
 	e.G.Eventually(func() bool { return acquired(follower) }).Should(BeTrue())
-	e.waitComplete()
+	e.WaitComplete("web")
 	e.expectConverged()
 }
 
@@ -106,13 +96,11 @@ func TestAPIServerRestartMidRollout(t *testing.T) {
 	e := newEnv(t)
 	startController(t)
 	ro := e.rollout(10, quarter, quarter, "500ms")
-	e.settle(ro)
+	e.Settle(ro, bounds(ro))
 
-	base := len(e.Obs.States())
-	e.update(func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Template.Spec.Containers[0].Image = "app:v1" })
-	e.waitForStates(base, 8)
-	e.G.Expect(localCluster.RestartAPIServer(context.Background())).To(Succeed())
-	e.waitComplete()
+	e.startRollout("app:v1", 8)
+	e.G.Expect(suite.Cluster.RestartAPIServer(context.Background())).To(Succeed())
+	e.WaitComplete("web")
 	e.expectConverged()
 }
 
@@ -122,10 +110,10 @@ func TestConcurrentWritersDuringRollout(t *testing.T) {
 	e := newEnv(t)
 	startController(t)
 	ro := e.rollout(6, one, one, "200ms")
-	e.settle(ro)
+	e.Settle(ro, bounds(ro))
 
 	// The other writer has a client (and rate limit, 5 requests/s) of its own.
-	writer, err := client.New(localCluster.Config, client.Options{Scheme: scheme})
+	writer, err := client.New(suite.Cluster.Config, client.Options{Scheme: suite.Scheme})
 	e.G.Expect(err).NotTo(HaveOccurred())
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -143,8 +131,8 @@ func TestConcurrentWritersDuringRollout(t *testing.T) {
 		}
 	}()
 	for _, image := range []string{"app:v1", "app:v2", "app:v3"} {
-		e.update(func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Template.Spec.Containers[0].Image = image })
-		e.waitComplete()
+		e.SetImage("web", image)
+		e.WaitComplete("web")
 	}
 	stop()
 	<-done
@@ -156,7 +144,7 @@ func TestConcurrentWritersDuringRollout(t *testing.T) {
 // Rollout and no orphans.
 func handCache(t *testing.T, own func(ctx context.Context, c client.WithWatch) ([]appsv1.ReplicaSet, error), funcs interceptor.Funcs) (cache, direct client.WithWatch) {
 	t.Helper()
-	direct, err := client.NewWithWatch(localCluster.Config, client.Options{Scheme: scheme})
+	direct, err := client.NewWithWatch(suite.Cluster.Config, client.Options{Scheme: suite.Scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,16 +178,14 @@ func (e *env) handReconciler(cache, direct client.WithWatch) (reconcile func() e
 // derives from the template, the create finds it, and the reconcile waits for the cache.
 func TestStaleCacheMakesNoSecondReplicaSet(t *testing.T) {
 	e := newEnv(t)
-	e.G.Expect(k8s.Create(e.Ctx, e.rollout(3, one, one, "0s"))).To(Succeed())
+	e.Create(e.rollout(3, one, one, "0s"))
 	noneYet := func(context.Context, client.WithWatch) ([]appsv1.ReplicaSet, error) { return nil, nil }
 	reconcile := e.handReconciler(handCache(t, noneYet, interceptor.Funcs{}))
 	for range 3 {
 		e.G.Expect(reconcile()).To(Succeed())
 	}
-	list := &appsv1.ReplicaSetList{}
-	e.G.Expect(k8s.List(e.Ctx, list, client.InNamespace(e.NS))).To(Succeed())
-	e.G.Expect(list.Items).To(HaveLen(1))
-	e.G.Expect(e.get().Status.CollisionCount).To(BeNil(), "our own ReplicaSet is not a collision")
+	e.G.Expect(e.ReplicaSets()).To(HaveLen(1))
+	e.G.Expect(e.Get("web").Status.CollisionCount).To(BeNil(), "our own ReplicaSet is not a collision")
 }
 
 // A scale planned from a stale ReplicaSet spec is refused, and another writer's newer size
@@ -207,7 +193,7 @@ func TestStaleCacheMakesNoSecondReplicaSet(t *testing.T) {
 // controller's writes) goes through.
 func TestScaleFromAStaleSpecIsRefused(t *testing.T) {
 	e := newEnv(t)
-	e.G.Expect(k8s.Create(e.Ctx, e.rollout(2, one, one, "0s"))).To(Succeed())
+	e.Create(e.rollout(2, one, one, "0s"))
 	var cached *appsv1.ReplicaSet // the ReplicaSet as the cache holds it; nil: none yet
 	asCached := func(context.Context, client.WithWatch) ([]appsv1.ReplicaSet, error) {
 		if cached == nil {
@@ -217,28 +203,27 @@ func TestScaleFromAStaleSpecIsRefused(t *testing.T) {
 	}
 	reconcile := e.handReconciler(handCache(t, asCached, interceptor.Funcs{}))
 	e.G.Expect(reconcile()).To(Succeed())
-	list := &appsv1.ReplicaSetList{}
-	e.G.Expect(k8s.List(e.Ctx, list, client.InNamespace(e.NS))).To(Succeed())
-	e.G.Expect(list.Items).To(HaveLen(1))
-	cached = &list.Items[0]
+	allRSs := e.ReplicaSets()
+	e.G.Expect(allRSs).To(HaveLen(1))
+	cached = &allRSs[0]
 
 	other := cached.DeepCopy() // another writer sizes the ReplicaSet after the cache's copy
-	e.G.Expect(k8s.Patch(e.Ctx, other, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"replicas":5}}`)))).To(Succeed())
-	e.update(func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Replicas = ptr.To[int32](3) })
+	e.G.Expect(e.Client.Patch(e.Ctx, other, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"replicas":5}}`)))).To(Succeed())
+	e.Update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Replicas = ptr.To[int32](3) })
 	err := reconcile()
 	e.G.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "a size planned from generation %d: %v", cached.Generation, err)
 	e.G.Expect(err).To(MatchError(ContainSubstring(fmt.Sprintf("its spec changed after generation %d", cached.Generation))))
 	live := &appsv1.ReplicaSet{}
-	e.G.Expect(k8s.Get(e.Ctx, client.ObjectKeyFromObject(cached), live)).To(Succeed())
+	e.G.Expect(e.Client.Get(e.Ctx, client.ObjectKeyFromObject(cached), live)).To(Succeed())
 	e.G.Expect(*live.Spec.Replicas).To(Equal(int32(5)), "the newer size stays")
 
 	cached = other // the spec as it is now; the ReplicaSet controller then writes its status
 	e.G.Eventually(func(g Gomega) string {
-		g.Expect(k8s.Get(e.Ctx, client.ObjectKeyFromObject(cached), live)).To(Succeed())
+		g.Expect(e.Client.Get(e.Ctx, client.ObjectKeyFromObject(cached), live)).To(Succeed())
 		return live.ResourceVersion
 	}).ShouldNot(Equal(cached.ResourceVersion))
 	e.G.Expect(reconcile()).To(Succeed())
-	e.G.Expect(k8s.Get(e.Ctx, client.ObjectKeyFromObject(cached), live)).To(Succeed())
+	e.G.Expect(e.Client.Get(e.Ctx, client.ObjectKeyFromObject(cached), live)).To(Succeed())
 	e.G.Expect(*live.Spec.Replicas).To(Equal(int32(3)))
 }
 
@@ -247,7 +232,7 @@ func TestScaleFromAStaleSpecIsRefused(t *testing.T) {
 // A restarted controller, which remembers no scales, plans from the old one and is refused.
 func TestNoScaleFromAReplicaSetBehindTheControllersOwnScale(t *testing.T) {
 	e := newEnv(t)
-	e.G.Expect(k8s.Create(e.Ctx, e.rollout(2, one, one, "0s"))).To(Succeed())
+	e.Create(e.rollout(2, one, one, "0s"))
 	var cached *appsv1.ReplicaSet // the ReplicaSet as the cache holds it; nil: as it is
 	asCached := func(ctx context.Context, c client.WithWatch) ([]appsv1.ReplicaSet, error) {
 		if cached != nil {
@@ -268,18 +253,15 @@ func TestNoScaleFromAReplicaSetBehindTheControllersOwnScale(t *testing.T) {
 	})
 	reconcile := e.handReconciler(cache, direct)
 	resize := func(replicas int32) {
-		e.update(func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Replicas = ptr.To(replicas) })
+		e.Update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Replicas = ptr.To(replicas) })
 	}
 	size := func() int32 {
-		list := &appsv1.ReplicaSetList{}
-		e.G.Expect(k8s.List(e.Ctx, list, client.InNamespace(e.NS))).To(Succeed())
-		e.G.Expect(list.Items).To(HaveLen(1))
-		return *list.Items[0].Spec.Replicas
+		allRSs := e.ReplicaSets()
+		e.G.Expect(allRSs).To(HaveLen(1))
+		return *allRSs[0].Spec.Replicas
 	}
 	e.G.Expect(reconcile()).To(Succeed())
-	list := &appsv1.ReplicaSetList{}
-	e.G.Expect(k8s.List(e.Ctx, list, client.InNamespace(e.NS))).To(Succeed())
-	cached = &list.Items[0] // the cache keeps this version from now on
+	cached = &e.ReplicaSets()[0] // the cache keeps this version from now on
 
 	resize(3)
 	e.G.Expect(reconcile()).To(Succeed())
@@ -301,7 +283,7 @@ func TestNoScaleFromAReplicaSetBehindTheControllersOwnScale(t *testing.T) {
 // controller, which remembers no writes, sends it and gets the conflict.
 func TestNoStatusPatchFromTheRolloutItsOwnWriteReplaced(t *testing.T) {
 	e := newEnv(t)
-	e.G.Expect(k8s.Create(e.Ctx, e.rollout(2, one, one, "0s"))).To(Succeed())
+	e.Create(e.rollout(2, one, one, "0s"))
 	var cached *stepwisev1alpha1.Rollout // the Rollout as the cache holds it; nil: as it is
 	var statusPatches, conflicts int
 	live := func(ctx context.Context, c client.WithWatch) ([]appsv1.ReplicaSet, error) {
@@ -327,7 +309,7 @@ func TestNoStatusPatchFromTheRolloutItsOwnWriteReplaced(t *testing.T) {
 		},
 	})
 	reconcile := e.handReconciler(cache, direct)
-	replaced := e.get() // the version the first status write replaces
+	replaced := e.Get("web") // the version the first status write replaces
 	e.G.Expect(reconcile()).To(Succeed())
 	e.G.Expect(statusPatches).To(Equal(1), "the first reconcile records the new ReplicaSet")
 
@@ -342,7 +324,7 @@ func TestNoStatusPatchFromTheRolloutItsOwnWriteReplaced(t *testing.T) {
 	cached = nil // the cache catches up; the pods' progress is recorded again
 	e.G.Eventually(func(g Gomega) {
 		g.Expect(reconcile()).To(Succeed())
-		g.Expect(e.get().Status.AvailableReplicas).To(Equal(int32(2)))
+		g.Expect(e.Get("web").Status.AvailableReplicas).To(Equal(int32(2)))
 	}).Should(Succeed())
 	e.G.Expect(conflicts).To(Equal(1))
 }
@@ -357,15 +339,15 @@ func TestIterativeRandomOperations(t *testing.T) {
 	e := newEnv(t)
 	startController(t)
 	ro := e.rollout(4, one, one, "100ms")
-	e.G.Expect(k8s.Create(e.Ctx, ro)).To(Succeed())
-	e.waitComplete()
+	e.Create(ro)
+	e.WaitComplete("web")
 	// Sizes stay within 2..8 replicas with maxSurge 1, maxUnavailable 1.
 	e.Obs.SetBounds(bounds(e.rolloutOfSize(8)).Loosest(bounds(e.rolloutOfSize(2))))
 
 	paused, version := false, 0
 	for i := range 20 {
 		var op string
-		e.update(func(ro *stepwisev1alpha1.Rollout) {
+		e.Update("web", func(ro *stepwisev1alpha1.Rollout) {
 			switch n := rng.IntN(6); {
 			case n == 0:
 				version++
@@ -394,15 +376,15 @@ func TestIterativeRandomOperations(t *testing.T) {
 		})
 		t.Logf("op %d: %s", i, op)
 		e.G.Eventually(func(g Gomega) {
-			ro := e.get()
+			ro := e.Get("web")
 			g.Expect(ro.Status.ObservedGeneration).To(Equal(ro.Generation))
 			g.Expect(ro.Annotations).NotTo(HaveKey(stepwisev1alpha1.RollbackRequestAnnotation))
 		}).Should(Succeed())
 	}
 	if paused {
-		e.update(func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Paused = false })
+		e.Update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Paused = false })
 	}
-	e.waitComplete()
+	e.WaitComplete("web")
 	e.expectConverged()
 }
 

@@ -269,7 +269,7 @@ func StateOf(at time.Time, rss map[string]*appsv1.ReplicaSet, pods map[string]*c
 		switch {
 		case p.DeletionTimestamp != nil:
 			rs.Terminating++
-		case podReady(p):
+		case PodCondition(p, corev1.PodReady):
 			rs.Ready++
 		}
 	}
@@ -345,9 +345,10 @@ func (o *Observer) Sizes() []string {
 	return out
 }
 
-func podReady(p *corev1.Pod) bool {
+// PodCondition reports whether the pod's condition of type t is True.
+func PodCondition(p *corev1.Pod, t corev1.PodConditionType) bool {
 	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
+		if c.Type == t {
 			return c.Status == corev1.ConditionTrue
 		}
 	}

@@ -86,9 +86,9 @@ func TestDifferentialAgainstDeployment(t *testing.T) {
 				rollout.Spec.Strategy = stepwisev1alpha1.RolloutStrategy{Type: stepwisev1alpha1.RecreateRolloutStrategyType}
 			}
 			deployment := deploymentOf(rollout, dep.NS)
-			dep.create(deployment)
-			ro.create(rollout)
-			ro.waitComplete("web")
+			dep.Create(deployment)
+			ro.Create(rollout)
+			ro.WaitComplete("web")
 			waitDeploymentComplete(dep)
 
 			params, err := planner.Resolve(rollout)
@@ -108,42 +108,26 @@ func TestDifferentialAgainstDeployment(t *testing.T) {
 			ro.Obs.SetBounds(bounds)
 			dep.Obs.SetBounds(bounds)
 
-			dep.G.Eventually(func() error {
-				got := &appsv1.Deployment{}
-				if err := k8s.Get(dep.Ctx, client.ObjectKey{Namespace: dep.NS, Name: "web"}, got); err != nil {
-					return err
-				}
-				got.Spec.Template.Spec.Containers[0].Image = "app:v2"
-				return k8s.Update(dep.Ctx, got)
-			}).Should(Succeed())
-			ro.setImage("web", "app:v2")
+			updateDeployment(dep, func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "app:v2" })
+			ro.SetImage("web", "app:v2")
 			if tc.scaleTo > 0 {
 				// Mid-rollout, once each has a new ReplicaSet.
 				for _, e := range []*testEnv{dep, ro} {
-					e.G.Eventually(func() int { return len(e.replicaSets()) }).Should(Equal(2))
+					e.G.Eventually(func() int { return len(e.ReplicaSets()) }).Should(Equal(2))
 				}
-				dep.G.Eventually(func() error {
-					got := &appsv1.Deployment{}
-					if err := k8s.Get(dep.Ctx, client.ObjectKey{Namespace: dep.NS, Name: "web"}, got); err != nil {
-						return err
-					}
-					got.Spec.Replicas = ptr.To(tc.scaleTo)
-					return k8s.Update(dep.Ctx, got)
-				}).Should(Succeed())
-				ro.update("web", func(r *stepwisev1alpha1.Rollout) { r.Spec.Replicas = ptr.To(tc.scaleTo) })
+				updateDeployment(dep, func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To(tc.scaleTo) })
+				ro.Update("web", func(r *stepwisev1alpha1.Rollout) { r.Spec.Replicas = ptr.To(tc.scaleTo) })
 			}
-			ro.waitComplete("web")
+			ro.WaitComplete("web")
 			waitDeploymentComplete(dep)
 
 			t.Logf("Deployment wrote: %s", strings.Join(dep.Obs.Sizes(), " | "))
 			t.Logf("Rollout wrote:    %s", strings.Join(ro.Obs.Sizes(), " | "))
 			ro.G.Expect(finalSizes(ro)).To(Equal(finalSizes(dep)), "final states")
-			if len(dep.Obs.Violations()) == 0 {
-				ro.expectNoViolations()
-			} else {
-				t.Logf("the Deployment broke a bound (%d times; see shared/notes on counting pods): %s", len(dep.Obs.Violations()), dep.Obs.Violations()[0])
-				ro.G.Expect(ro.Obs.Violations()).To(BeEmpty())
+			if violations := dep.Obs.Violations(); len(violations) > 0 {
+				t.Logf("the Deployment broke a bound (%d times; see shared/notes on counting pods): %s", len(violations), violations[0])
 			}
+			ro.ExpectNoViolations()
 		})
 	}
 }
@@ -167,11 +151,26 @@ func deploymentOf(ro *stepwisev1alpha1.Rollout, ns string) *appsv1.Deployment {
 	return d
 }
 
+// updateDeployment changes the Deployment "web", retrying on conflicts.
+func updateDeployment(e *testEnv, mutate func(*appsv1.Deployment)) {
+	e.T.Helper()
+	e.G.Eventually(func(g Gomega) {
+		d := getDeployment(g, e)
+		mutate(d)
+		g.Expect(e.Client.Update(e.Ctx, d)).To(Succeed())
+	}).Should(Succeed())
+}
+
+func getDeployment(g Gomega, e *testEnv) *appsv1.Deployment {
+	d := &appsv1.Deployment{}
+	g.Expect(e.Client.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: "web"}, d)).To(Succeed())
+	return d
+}
+
 func waitDeploymentComplete(e *testEnv) {
 	e.T.Helper()
 	e.G.Eventually(func(g Gomega) {
-		d := &appsv1.Deployment{}
-		g.Expect(k8s.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: "web"}, d)).To(Succeed())
+		d := getDeployment(g, e)
 		g.Expect(d.Status.ObservedGeneration).To(Equal(d.Generation))
 		g.Expect(d.Status.UpdatedReplicas).To(Equal(*d.Spec.Replicas))
 		g.Expect(d.Status.Replicas).To(Equal(*d.Spec.Replicas))

@@ -5,6 +5,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -21,14 +22,14 @@ import (
 func (e *testEnv) changeCanary(name string, change func(*stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error)) {
 	e.T.Helper()
 	e.G.Eventually(func() error {
-		ro := e.get(name)
+		ro := e.Get(name)
 		next, err := change(ro)
 		if err != nil {
 			return err
 		}
 		updated := ro.DeepCopy()
 		updated.Status.Canary = next
-		return k8s.Status().Patch(e.Ctx, updated, client.MergeFromWithOptions(ro, client.MergeFromWithOptimisticLock{}))
+		return e.Client.Status().Patch(e.Ctx, updated, client.MergeFromWithOptions(ro, client.MergeFromWithOptimisticLock{}))
 	}).Should(Succeed())
 }
 
@@ -37,10 +38,10 @@ func (e *testEnv) changeCanary(name string, change func(*stepwisev1alpha1.Rollou
 func (e *testEnv) setPodCondition(conditionType string) {
 	e.T.Helper()
 	pods := &corev1.PodList{}
-	e.G.Expect(k8s.List(e.Ctx, pods, client.InNamespace(e.NS))).To(Succeed())
+	e.G.Expect(e.Client.List(e.Ctx, pods, client.InNamespace(e.NS))).To(Succeed())
 	for _, p := range pods.Items {
 		patch := []byte(`{"status":{"conditions":[{"type":"` + conditionType + `","status":"True"}]}}`)
-		e.G.Expect(client.IgnoreNotFound(k8s.Status().Patch(e.Ctx, &p, client.RawPatch(types.StrategicMergePatchType, patch)))).To(Succeed())
+		e.G.Expect(client.IgnoreNotFound(e.Client.Status().Patch(e.Ctx, &p, client.RawPatch(types.StrategicMergePatchType, patch)))).To(Succeed())
 	}
 }
 
@@ -50,12 +51,12 @@ func (e *testEnv) signOffUntilComplete(conditionType string) {
 	e.T.Helper()
 	e.G.Eventually(func(g Gomega) {
 		e.setPodCondition(conditionType)
-		ro := e.get("web")
+		ro := e.Get("web")
 		g.Expect(ro.Status.UpdatedReplicas).To(Equal(*ro.Spec.Replicas))
 		g.Expect(ro.Status.AvailableReplicas).To(Equal(*ro.Spec.Replicas))
 		g.Expect(ro.Status.Replicas).To(Equal(*ro.Spec.Replicas))
 	}).Should(Succeed())
-	e.waitComplete("web")
+	e.WaitComplete("web")
 }
 
 // waitPaused waits for the Paused condition with reason and returns the Rollout.
@@ -63,8 +64,8 @@ func (e *testEnv) waitPaused(name, reason string) *stepwisev1alpha1.Rollout {
 	e.T.Helper()
 	var ro *stepwisev1alpha1.Rollout
 	e.G.Eventually(func(g Gomega) {
-		ro = e.get(name)
-		cond := findCondition(ro, stepwisev1alpha1.ConditionPaused)
+		ro = e.Get(name)
+		cond := meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionPaused)
 		g.Expect(cond).NotTo(BeNil())
 		g.Expect(cond.Status).To(Equal(metav1.ConditionTrue))
 		g.Expect(cond.Reason).To(Equal(reason))
@@ -96,17 +97,15 @@ func TestCanarySteps(t *testing.T) {
 		{Replicas: intstr.FromString("50%"), Pause: &stepwisev1alpha1.CanaryPause{}},
 		{Replicas: intstr.FromString("100%")},
 	}
-	e.create(ro)
-	e.waitComplete("web")
-	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 13, MinAvailable: 8})
+	e.Settle(ro, observe.Bounds{MaxReplicas: 13, MinAvailable: 8})
 
-	e.setImage("web", "app:v2")
+	e.SetImage("web", "app:v2")
 	ro = e.waitPaused("web", stepwisev1alpha1.ReasonCanaryPauseStep)
-	e.G.Expect(findCondition(ro, stepwisev1alpha1.ConditionPaused).Message).To(Equal("Paused at step 1 of 3 (1 of 10 pods on the new revision), waiting for promotion"))
+	e.G.Expect(meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionPaused).Message).To(Equal("Paused at step 1 of 3 (1 of 10 pods on the new revision), waiting for promotion"))
 	e.G.Expect(ro.Status.Canary.CurrentStep).To(BeZero())
 	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 9, "app:v2": 1}) }).Should(Succeed())
 	e.G.Consistently(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 9, "app:v2": 1}) }).Should(Succeed())
-	_, done, err := status.View(e.get("web"))
+	_, done, err := status.View(e.Get("web"))
 	e.G.Expect(done).To(BeFalse())
 	e.G.Expect(err).NotTo(HaveOccurred())
 
@@ -122,10 +121,10 @@ func TestCanarySteps(t *testing.T) {
 	e.changeCanary("web", func(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error) {
 		return status.Promote(ro, false)
 	})
-	ro = e.waitComplete("web")
-	e.G.Expect(findCondition(ro, stepwisev1alpha1.ConditionPaused)).To(BeNil())
+	ro = e.WaitComplete("web")
+	e.G.Expect(meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionPaused)).To(BeNil())
 	e.G.Expect(ro.Status.Canary.CurrentStep).To(Equal(int32(3)))
-	e.expectNoViolations()
+	e.ExpectNoViolations()
 }
 
 // A canary whose pods never become ready takes no traffic; abort scales it down and hands
@@ -135,24 +134,24 @@ func TestAbortNeverReadyCanary(t *testing.T) {
 	e := newEnv(t)
 	ro := e.newRollout(10, quarter, quarter, "app:v1")
 	ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{{Replicas: intstr.FromInt32(3), Pause: &stepwisev1alpha1.CanaryPause{}}}
-	e.create(ro)
-	e.waitComplete("web")
-	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 13, MinAvailable: 8})
+	e.Settle(ro, observe.Bounds{MaxReplicas: 13, MinAvailable: 8})
 
 	e.setNeverReadyImage("web", "app:bad")
 	e.G.Eventually(func(g Gomega) int32 { return e.replicaSetOf(g, "app:bad").Status.Replicas }).Should(Equal(int32(3)))
 	e.changeCanary("web", status.Abort)
 	ro = e.waitPaused("web", stepwisev1alpha1.ReasonRolloutAborted)
 	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 10, "app:bad": 0}) }).Should(Succeed())
-	_, _, err := status.View(e.get("web"))
+	_, _, err := status.View(e.Get("web"))
 	e.G.Expect(err).To(MatchError(ContainSubstring(`rollout "web" was aborted`)))
-	e.G.Expect(findCondition(e.get("web"), stepwisev1alpha1.ConditionComplete).Reason).To(Equal(stepwisev1alpha1.ReasonRolloutFailed))
+	e.G.Expect(meta.FindStatusCondition(e.Get("web").Status.Conditions, stepwisev1alpha1.ConditionComplete).Reason).To(Equal(stepwisev1alpha1.ReasonRolloutFailed))
 	e.G.Consistently(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 10, "app:bad": 0}) }).Should(Succeed())
 
 	e.changeCanary("web", status.Retry)
 	e.G.Eventually(func(g Gomega) int32 { return *e.replicaSetOf(g, "app:bad").Spec.Replicas }).Should(Equal(int32(3)))
-	e.G.Eventually(func() *metav1.Condition { return findCondition(e.get("web"), stepwisev1alpha1.ConditionPaused) }).Should(BeNil())
-	e.expectNoViolations()
+	e.G.Eventually(func() *metav1.Condition {
+		return meta.FindStatusCondition(e.Get("web").Status.Conditions, stepwisev1alpha1.ConditionPaused)
+	}).Should(BeNil())
+	e.ExpectNoViolations()
 }
 
 // A partition keeps that many pods on the old revision; lowering it to 0 finishes.
@@ -161,18 +160,16 @@ func TestPartition(t *testing.T) {
 	e := newEnv(t)
 	ro := e.newRollout(10, quarter, quarter, "app:v1")
 	ro.Spec.Strategy.RollingUpdate.Partition = ptr.To(intstr.FromInt32(3))
-	e.create(ro)
-	e.waitComplete("web")
-	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 13, MinAvailable: 8})
+	e.Settle(ro, observe.Bounds{MaxReplicas: 13, MinAvailable: 8})
 
-	e.setImage("web", "app:v2")
+	e.SetImage("web", "app:v2")
 	ro = e.waitPaused("web", stepwisev1alpha1.ReasonPartitionReached)
 	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 3, "app:v2": 7}) }).Should(Succeed())
-	e.G.Expect(findCondition(ro, stepwisev1alpha1.ConditionComplete).Status).To(Equal(metav1.ConditionFalse))
+	e.G.Expect(meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionComplete).Status).To(Equal(metav1.ConditionFalse))
 
-	e.update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Strategy.RollingUpdate.Partition = nil })
-	e.waitComplete("web")
-	e.expectNoViolations()
+	e.Update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Strategy.RollingUpdate.Partition = nil })
+	e.WaitComplete("web")
+	e.ExpectNoViolations()
 }
 
 // Pods with readiness gates count only once every gate is True: the rollout waits for
@@ -183,21 +180,21 @@ func TestReadinessGatesHoldTheRollout(t *testing.T) {
 	e := newEnv(t)
 	ro := e.newRollout(3, one, zero, "app:v1")
 	ro.Spec.Template.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: gate}}
-	e.create(ro)
-	e.G.Eventually(func() int32 { return e.get("web").Status.Replicas }).Should(Equal(int32(3)))
-	e.G.Consistently(func() int32 { return e.get("web").Status.AvailableReplicas }).Should(BeZero(), "nobody set the gates yet")
+	e.Create(ro)
+	e.G.Eventually(func() int32 { return e.Get("web").Status.Replicas }).Should(Equal(int32(3)))
+	e.G.Consistently(func() int32 { return e.Get("web").Status.AvailableReplicas }).Should(BeZero(), "nobody set the gates yet")
 	e.setPodCondition(gate)
-	e.waitComplete("web")
+	e.WaitComplete("web")
 	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 4, MinAvailable: 3})
 
-	e.setImage("web", "app:v2")
+	e.SetImage("web", "app:v2")
 	e.G.Eventually(func(g Gomega) int32 { return e.replicaSetOf(g, "app:v2").Status.Replicas }).Should(Equal(int32(1)))
 	e.G.Consistently(func(g Gomega) {
 		e.expectSizes(g, map[string]int32{"app:v1": 3})
 		g.Expect(e.replicaSetOf(g, "app:v2").Status.ReadyReplicas).To(BeZero())
 	}).Should(Succeed(), "the new pod takes no traffic and no old pod goes until its gate is set")
 	e.signOffUntilComplete(gate)
-	e.expectNoViolations()
+	e.ExpectNoViolations()
 }
 
 // stallPastTheDeadline rolls out 4 pods of app:v1 with a 3 s progress deadline and action,
@@ -208,9 +205,7 @@ func (e *testEnv) stallPastTheDeadline(action stepwisev1alpha1.ProgressDeadlineA
 	ro := e.newRollout(4, one, one, "app:v1")
 	ro.Spec.ProgressDeadlineSeconds = ptr.To[int32](3)
 	ro.Spec.ProgressDeadlineAction = action
-	e.create(ro)
-	e.waitComplete("web")
-	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 5, MinAvailable: 3})
+	e.Settle(ro, observe.Bounds{MaxReplicas: 5, MinAvailable: 3})
 	e.setNeverReadyImage("web", "app:bad")
 }
 
@@ -222,19 +217,19 @@ func TestRollbackAfterTheProgressDeadline(t *testing.T) {
 	e := newEnv(t)
 	e.stallPastTheDeadline(stepwisev1alpha1.ProgressDeadlineActionRollback)
 	ro := e.waitPaused("web", stepwisev1alpha1.ReasonRolloutAborted)
-	e.G.Expect(findCondition(ro, stepwisev1alpha1.ConditionPaused).Message).To(ContainSubstring("the progress deadline passed (progressDeadlineAction: Rollback)"))
+	e.G.Expect(meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionPaused).Message).To(ContainSubstring("the progress deadline passed (progressDeadlineAction: Rollback)"))
 	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 4, "app:bad": 0}) }).Should(Succeed())
 	e.G.Expect(e.events()).To(ContainElement("Aborted: the progress deadline passed (progressDeadlineAction: Rollback)"))
 	e.G.Consistently(func(g Gomega) {
-		ro := e.get("web")
+		ro := e.Get("web")
 		g.Expect(ro.Spec.Template.Spec.Containers[0].Image).To(Equal("app:bad"), "the spec is left as the user wrote it")
-		g.Expect(findCondition(ro, stepwisev1alpha1.ConditionComplete).Reason).To(Equal(stepwisev1alpha1.ReasonRolloutFailed))
+		g.Expect(meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionComplete).Reason).To(Equal(stepwisev1alpha1.ReasonRolloutFailed))
 		e.expectSizes(g, map[string]int32{"app:v1": 4, "app:bad": 0})
 	}).Should(Succeed(), "the failed template is not tried again")
 
 	e.setHealthyImage("web", "app:v3")
-	e.waitComplete("web")
-	e.expectNoViolations()
+	e.WaitComplete("web")
+	e.ExpectNoViolations()
 }
 
 // progressDeadlineAction Pause: the controller sets spec.paused at the deadline; the stalled
@@ -243,11 +238,11 @@ func TestPauseAfterTheProgressDeadline(t *testing.T) {
 	t.Parallel() // own namespace; mostly waiting on pods
 	e := newEnv(t)
 	e.stallPastTheDeadline(stepwisev1alpha1.ProgressDeadlineActionPause)
-	e.G.Eventually(func() bool { return e.get("web").Spec.Paused }).Should(BeTrue())
+	e.G.Eventually(func() bool { return e.Get("web").Spec.Paused }).Should(BeTrue())
 	e.waitPaused("web", stepwisev1alpha1.ReasonRolloutPaused)
 	e.G.Expect(e.events()).To(ContainElement("Paused: no progress for 3s (progressDeadlineAction: Pause)"))
 	e.G.Expect(e.replicaSetFor("app:v1").Status.AvailableReplicas).To(BeNumerically(">=", 3))
-	e.expectNoViolations()
+	e.ExpectNoViolations()
 }
 
 // Blue-green on the cluster: v2 comes up at full size behind the preview Service while the
@@ -257,28 +252,26 @@ func TestBlueGreen(t *testing.T) {
 	t.Parallel() // own namespace; mostly waiting on pods
 	e := newEnv(t)
 	for _, name := range []string{"web-active", "web-preview"} {
-		e.create(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.NS},
+		e.Create(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.NS},
 			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80}}}})
 	}
 	ro := e.newRollout(3, one, one, "app:v1")
 	ro.Spec.Strategy = stepwisev1alpha1.RolloutStrategy{Type: stepwisev1alpha1.BlueGreenRolloutStrategyType,
 		BlueGreen: &stepwisev1alpha1.BlueGreenStrategy{ActiveService: "web-active", PreviewService: "web-preview", ScaleDownDelaySeconds: ptr.To[int32](5)}}
-	e.create(ro)
-	e.waitComplete("web")
-	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 6, MinAvailable: 3})
+	e.Settle(ro, observe.Bounds{MaxReplicas: 6, MinAvailable: 3})
 	hash := func(g Gomega, image string) string {
 		return e.replicaSetOf(g, image).Labels[stepwisev1alpha1.PodTemplateHashLabel]
 	}
 	expectSelectors := func(g Gomega, active, preview string) {
 		for name, image := range map[string]string{"web-active": active, "web-preview": preview} {
 			svc := &corev1.Service{}
-			g.Expect(k8s.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: name}, svc)).To(Succeed())
+			g.Expect(e.Client.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: name}, svc)).To(Succeed())
 			g.Expect(svc.Spec.Selector).To(Equal(map[string]string{"app": "web", stepwisev1alpha1.PodTemplateHashLabel: hash(g, image)}), "selector of %s", name)
 		}
 	}
 	e.G.Eventually(func(g Gomega) { expectSelectors(g, "app:v1", "app:v1") }).Should(Succeed())
 
-	e.setImage("web", "app:v2")
+	e.SetImage("web", "app:v2")
 	e.waitPaused("web", stepwisev1alpha1.ReasonAwaitingPromotion)
 	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 3, "app:v2": 3}) }).Should(Succeed())
 	e.G.Consistently(func(g Gomega) { expectSelectors(g, "app:v1", "app:v2") }).Should(Succeed(), "the active Service waits for promotion")
@@ -289,9 +282,9 @@ func TestBlueGreen(t *testing.T) {
 	e.G.Eventually(func(g Gomega) { expectSelectors(g, "app:v2", "app:v2") }).Should(Succeed())
 	e.G.Expect(*e.replicaSetFor("app:v1").Spec.Replicas).To(Equal(int32(3)), "v1 stays up for the scale-down delay")
 
-	e.setImage("web", "app:v1") // undo inside the window
+	e.SetImage("web", "app:v1") // undo inside the window
 	e.G.Eventually(func(g Gomega) { expectSelectors(g, "app:v1", "app:v1") }).Should(Succeed())
-	ro = e.waitComplete("web")
+	ro = e.WaitComplete("web")
 	e.G.Expect(ro.Status.CurrentRevision).To(Equal(int64(3)))
 	e.G.Expect(*e.replicaSetFor("app:v2").Spec.Replicas).To(BeZero())
 	for _, st := range e.Obs.States() {
@@ -300,7 +293,7 @@ func TestBlueGreen(t *testing.T) {
 		}
 	}
 	e.G.Expect(e.events()).To(ContainElement("Switched service web-active to pod-template-hash " + hash(e.G, "app:v2")))
-	e.expectNoViolations()
+	e.ExpectNoViolations()
 }
 
 // Progress gates: new pods are Ready and take traffic, but the rollout counts them (and
@@ -312,19 +305,19 @@ func TestProgressGatesHoldTheRollout(t *testing.T) {
 	e := newEnv(t)
 	ro := e.newRollout(3, one, zero, "app:v1")
 	ro.Spec.ProgressGates = []string{gate}
-	e.create(ro)
-	e.G.Eventually(func() int32 { return e.get("web").Status.ReadyReplicas }).Should(Equal(int32(3)))
-	e.G.Consistently(func() int32 { return e.get("web").Status.AvailableReplicas }).Should(BeZero(), "nobody signed the pods off yet")
+	e.Create(ro)
+	e.G.Eventually(func() int32 { return e.Get("web").Status.ReadyReplicas }).Should(Equal(int32(3)))
+	e.G.Consistently(func() int32 { return e.Get("web").Status.AvailableReplicas }).Should(BeZero(), "nobody signed the pods off yet")
 	e.setPodCondition(gate)
-	e.waitComplete("web")
+	e.WaitComplete("web")
 	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 4, MinAvailable: 3})
 
-	e.setImage("web", "app:v2")
+	e.SetImage("web", "app:v2")
 	e.G.Eventually(func(g Gomega) int32 { return e.replicaSetOf(g, "app:v2").Status.ReadyReplicas }).Should(Equal(int32(1)), "the new pod is Ready: it takes traffic")
 	e.G.Consistently(func(g Gomega) {
 		e.expectSizes(g, map[string]int32{"app:v1": 3})
 		g.Expect(*e.replicaSetOf(g, "app:v2").Spec.Replicas).To(Equal(int32(1)))
 	}).Should(Succeed(), "no old pod goes until the new one is signed off")
 	e.signOffUntilComplete(gate)
-	e.expectNoViolations()
+	e.ExpectNoViolations()
 }

@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -31,12 +32,10 @@ var (
 // pods, never fewer than 2 available, ending with 3 v2 pods and v1 at 0.
 func TestHellok8sStory(t *testing.T) {
 	e := newEnv(t)
-	e.create(e.newRollout(3, one, one, "guangzhengli/hellok8s:v1"))
-	e.waitComplete("web")
-	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 4, MinAvailable: 2})
+	e.Settle(e.newRollout(3, one, one, "guangzhengli/hellok8s:v1"), observe.Bounds{MaxReplicas: 4, MinAvailable: 2})
 
-	e.setImage("web", "guangzhengli/hellok8s:v2")
-	ro := e.waitComplete("web")
+	e.SetImage("web", "guangzhengli/hellok8s:v2")
+	ro := e.WaitComplete("web")
 	e.G.Expect(ro.Status.CurrentRevision).To(Equal(int64(2)))
 	v2, v1 := e.replicaSetFor("guangzhengli/hellok8s:v2"), e.replicaSetFor("guangzhengli/hellok8s:v1")
 	e.G.Expect(*v2.Spec.Replicas).To(Equal(int32(3)))
@@ -48,7 +47,7 @@ func TestHellok8sStory(t *testing.T) {
 	e.G.Expect(metav1.IsControlledBy(&v2, ro)).To(BeTrue())
 	e.G.Expect(e.events()).To(ContainElement("Scaled up replica set " + v2.Name + " to 1"))
 	e.G.Expect(e.events()).To(ContainElement("Scaled down replica set " + v1.Name + " to 2"))
-	e.expectNoViolations()
+	e.ExpectNoViolations()
 }
 
 func indexOf(st observe.State, name string) int {
@@ -66,13 +65,11 @@ func TestBadVersionStallsUntilFixed(t *testing.T) {
 	e := newEnv(t)
 	ro := e.newRollout(3, one, one, "app:v1")
 	ro.Spec.ProgressDeadlineSeconds = ptr.To[int32](3)
-	e.create(ro)
-	e.waitComplete("web")
-	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 4, MinAvailable: 2})
+	e.Settle(ro, observe.Bounds{MaxReplicas: 4, MinAvailable: 2})
 
 	e.setNeverReadyImage("web", "app:bad")
 	e.G.Eventually(func(g Gomega) {
-		cond := findCondition(e.get("web"), stepwisev1alpha1.ConditionProgressing)
+		cond := meta.FindStatusCondition(e.Get("web").Status.Conditions, stepwisev1alpha1.ConditionProgressing)
 		g.Expect(cond).NotTo(BeNil())
 		g.Expect(cond.Status).To(Equal(metav1.ConditionFalse))
 		g.Expect(cond.Reason).To(Equal(stepwisev1alpha1.ReasonProgressDeadlineExceeded))
@@ -87,11 +84,11 @@ func TestBadVersionStallsUntilFixed(t *testing.T) {
 			e.G.Expect(rs.Ready).To(BeZero())
 		}
 	}
-	e.G.Expect(findCondition(e.get("web"), stepwisev1alpha1.ConditionAvailable).Status).To(Equal(metav1.ConditionTrue))
+	e.G.Expect(meta.FindStatusCondition(e.Get("web").Status.Conditions, stepwisev1alpha1.ConditionAvailable).Status).To(Equal(metav1.ConditionTrue))
 
 	e.setHealthyImage("web", "app:v3")
-	e.waitComplete("web")
-	e.expectNoViolations()
+	e.WaitComplete("web")
+	e.ExpectNoViolations()
 }
 
 // Recreate never runs old and new pods at the same time, even while old pods terminate slowly.
@@ -100,14 +97,12 @@ func TestRecreateNeverOverlaps(t *testing.T) {
 	ro := e.newRollout(3, one, one, "app:v1")
 	ro.Spec.Strategy = stepwisev1alpha1.RolloutStrategy{Type: stepwisev1alpha1.RecreateRolloutStrategyType}
 	ro.Spec.Template.Annotations = map[string]string{"pod-delete.stage.kwok.x-k8s.io/delay": "1s"}
-	e.create(ro)
-	e.waitComplete("web")
-	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 3, Exclusive: true})
+	e.Settle(ro, observe.Bounds{MaxReplicas: 3, Exclusive: true})
 
-	e.setImage("web", "app:v2")
-	e.waitComplete("web")
+	e.SetImage("web", "app:v2")
+	e.WaitComplete("web")
 	e.G.Expect(*e.replicaSetFor("app:v2").Spec.Replicas).To(Equal(int32(3)))
-	e.expectNoViolations()
+	e.ExpectNoViolations()
 }
 
 // minReadySeconds: a new pod counts only after being ready that long, so no old pod goes
@@ -116,12 +111,10 @@ func TestMinReadySecondsDelaysProgress(t *testing.T) {
 	e := newEnv(t)
 	ro := e.newRollout(2, one, zero, "app:v1")
 	ro.Spec.MinReadySeconds = 3
-	e.create(ro)
-	e.waitComplete("web")
-	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 3, MinAvailable: 2})
+	e.Settle(ro, observe.Bounds{MaxReplicas: 3, MinAvailable: 2})
 
-	e.setImage("web", "app:v2")
-	e.waitComplete("web")
+	e.SetImage("web", "app:v2")
+	e.WaitComplete("web")
 	v2 := e.replicaSetFor("app:v2")
 	e.G.Expect(v2.Spec.MinReadySeconds).To(Equal(int32(3)))
 
@@ -140,30 +133,30 @@ func TestMinReadySecondsDelaysProgress(t *testing.T) {
 	}
 	e.G.Expect(firstNewReady).NotTo(BeZero())
 	e.G.Expect(firstOldScaleDown.Sub(firstNewReady)).To(BeNumerically(">=", 2*time.Second))
-	e.expectNoViolations()
+	e.ExpectNoViolations()
 }
 
 // Paused: no rollout progress (no new ReplicaSet), scaling still applies; resume finishes.
 func TestPauseAndResume(t *testing.T) {
 	e := newEnv(t)
-	e.create(e.newRollout(2, one, one, "app:v1"))
-	e.waitComplete("web")
+	e.Create(e.newRollout(2, one, one, "app:v1"))
+	e.WaitComplete("web")
 
-	e.update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Paused = true })
+	e.Update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Paused = true })
 	e.G.Eventually(func() string {
-		cond := findCondition(e.get("web"), stepwisev1alpha1.ConditionProgressing)
+		cond := meta.FindStatusCondition(e.Get("web").Status.Conditions, stepwisev1alpha1.ConditionProgressing)
 		return cond.Reason + "/" + string(cond.Status)
 	}).Should(Equal(stepwisev1alpha1.ReasonRolloutPaused + "/Unknown"))
-	e.update("web", func(ro *stepwisev1alpha1.Rollout) {
+	e.Update("web", func(ro *stepwisev1alpha1.Rollout) {
 		ro.Spec.Template.Spec.Containers[0].Image = "app:v2"
 		ro.Spec.Replicas = ptr.To[int32](4)
 	})
 	e.G.Eventually(func() int32 { return *e.replicaSetFor("app:v1").Spec.Replicas }).Should(Equal(int32(4)))
-	e.G.Consistently(func() int { return len(e.replicaSets()) }).Should(Equal(1), "no new ReplicaSet while paused")
-	e.G.Eventually(func() int64 { return e.get("web").Status.ObservedGeneration }).Should(Equal(e.get("web").Generation))
+	e.G.Consistently(func() int { return len(e.ReplicaSets()) }).Should(Equal(1), "no new ReplicaSet while paused")
+	e.G.Eventually(func() int64 { return e.Get("web").Status.ObservedGeneration }).Should(Equal(e.Get("web").Generation))
 
-	e.update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Paused = false })
-	e.waitComplete("web")
+	e.Update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Paused = false })
+	e.WaitComplete("web")
 	e.G.Expect(*e.replicaSetFor("app:v2").Spec.Replicas).To(Equal(int32(4)))
 	e.G.Expect(*e.replicaSetFor("app:v1").Spec.Replicas).To(BeZero())
 }
@@ -175,21 +168,21 @@ func TestScalingMidRollout(t *testing.T) {
 			e := newEnv(t)
 			ro := e.newRollout(tc.from, quarter, quarter, "app:v1")
 			ro.Spec.Template.Annotations = map[string]string{"pod-ready.stage.kwok.x-k8s.io/delay": "1s"}
-			e.create(ro)
-			e.waitComplete("web")
+			e.Create(ro)
+			e.WaitComplete("web")
 			high := max(tc.from, tc.to)
 			e.Obs.SetBounds(observe.Bounds{MaxReplicas: high + (high+3)/4})
 
-			e.setImage("web", "app:v2")
+			e.SetImage("web", "app:v2")
 			// Mid-rollout: both ReplicaSets have replicas.
 			e.G.Eventually(func() bool {
-				return len(e.replicaSets()) == 2 && *e.replicaSetFor("app:v1").Spec.Replicas > 0 && *e.replicaSetFor("app:v2").Spec.Replicas > 0
+				return len(e.ReplicaSets()) == 2 && *e.replicaSetFor("app:v1").Spec.Replicas > 0 && *e.replicaSetFor("app:v2").Spec.Replicas > 0
 			}).Should(BeTrue())
-			e.update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Replicas = ptr.To(tc.to) })
-			e.waitComplete("web")
+			e.Update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Replicas = ptr.To(tc.to) })
+			e.WaitComplete("web")
 			e.G.Expect(*e.replicaSetFor("app:v2").Spec.Replicas).To(Equal(tc.to))
 			e.G.Expect(*e.replicaSetFor("app:v1").Spec.Replicas).To(BeZero())
-			e.expectNoViolations()
+			e.ExpectNoViolations()
 		})
 	}
 }
@@ -208,7 +201,7 @@ func TestAdoptionAndOrphaning(t *testing.T) {
 		},
 	}
 	orphan.Spec.Template.Labels = map[string]string{"app": "web", "pod-template-hash": "oldhash"}
-	e.create(orphan)
+	e.Create(orphan)
 	// A ReplicaSet controlled by something else, matching the selector too.
 	foreign := orphan.DeepCopy()
 	foreign.ObjectMeta = metav1.ObjectMeta{Name: "foreign", Namespace: e.NS}
@@ -218,36 +211,36 @@ func TestAdoptionAndOrphaning(t *testing.T) {
 	foreign.Spec.Template.Spec.Containers[0].Image = "app:foreign"
 	foreign.Spec.Replicas = ptr.To[int32](1)
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "owner", Namespace: e.NS}}
-	e.create(cm)
+	e.Create(cm)
 	foreign.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: "owner", UID: cm.UID, Controller: ptr.To(true)}}
-	e.create(foreign)
+	e.Create(foreign)
 
-	e.create(ro)
-	ro = e.waitComplete("web")
+	e.Create(ro)
+	ro = e.WaitComplete("web")
 	adopted := &appsv1.ReplicaSet{}
-	e.G.Expect(k8s.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: "handmade"}, adopted)).To(Succeed())
+	e.G.Expect(e.Client.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: "handmade"}, adopted)).To(Succeed())
 	e.G.Expect(metav1.IsControlledBy(adopted, ro)).To(BeTrue())
-	e.G.Expect(e.replicaSets()).To(HaveLen(2), "the adopted ReplicaSet is the current one: no new one")
+	e.G.Expect(e.ReplicaSets()).To(HaveLen(2), "the adopted ReplicaSet is the current one: no new one")
 	e.G.Consistently(func() int32 {
 		got := &appsv1.ReplicaSet{}
-		e.G.Expect(k8s.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: "foreign"}, got)).To(Succeed())
+		e.G.Expect(e.Client.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: "foreign"}, got)).To(Succeed())
 		e.G.Expect(metav1.GetControllerOf(got).UID).To(Equal(cm.UID))
 		return *got.Spec.Replicas
 	}).Should(Equal(int32(1)))
 
 	// The adopted ReplicaSet stops matching the selector: it is released and replaced.
-	e.G.Expect(k8s.Patch(e.Ctx, adopted, client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"labels":{"app":"elsewhere"}}}`)))).To(Succeed())
+	e.G.Expect(e.Client.Patch(e.Ctx, adopted, client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"labels":{"app":"elsewhere"}}}`)))).To(Succeed())
 	e.G.Eventually(func() *metav1.OwnerReference {
 		got := &appsv1.ReplicaSet{}
-		e.G.Expect(k8s.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: "handmade"}, got)).To(Succeed())
+		e.G.Expect(e.Client.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: "handmade"}, got)).To(Succeed())
 		return metav1.GetControllerOf(got)
 	}).Should(BeNil())
 	e.G.Eventually(func(g Gomega) {
-		ro := e.get("web")
+		ro := e.Get("web")
 		g.Expect(ro.Status.UpdatedReplicas).To(Equal(int32(2)))
 		g.Expect(ro.Status.AvailableReplicas).To(Equal(int32(2)))
 	}).Should(Succeed())
-	e.G.Expect(e.replicaSets()).To(HaveLen(3))
+	e.G.Expect(e.ReplicaSets()).To(HaveLen(3))
 }
 
 // A ReplicaSet with the name the Rollout would use but another template is a hash collision:
@@ -267,9 +260,9 @@ func TestHashCollision(t *testing.T) {
 			},
 		},
 	}
-	e.create(squatter)
-	e.create(ro)
-	ro = e.waitComplete("web")
+	e.Create(squatter)
+	e.Create(ro)
+	ro = e.WaitComplete("web")
 	e.G.Expect(ro.Status.CollisionCount).To(Equal(ptr.To[int32](1)))
 	current := e.replicaSetFor("app:v1")
 	e.G.Expect(current.Name).NotTo(Equal(squatter.Name))
@@ -282,20 +275,20 @@ func TestRevisionHistoryLimitPrunes(t *testing.T) {
 	e := newEnv(t)
 	ro := e.newRollout(1, one, zero, "app:v1")
 	ro.Spec.RevisionHistoryLimit = ptr.To[int32](1)
-	e.create(ro)
-	e.waitComplete("web")
+	e.Create(ro)
+	e.WaitComplete("web")
 	for _, v := range []string{"v2", "v3", "v4"} {
-		e.setImage("web", "app:"+v)
-		e.waitComplete("web")
+		e.SetImage("web", "app:"+v)
+		e.WaitComplete("web")
 	}
 	e.G.Eventually(func() []string {
 		var names []string
-		for _, rs := range e.replicaSets() {
+		for _, rs := range e.ReplicaSets() {
 			names = append(names, rs.Spec.Template.Spec.Containers[0].Image+"@"+rs.Annotations[stepwisev1alpha1.RevisionAnnotation])
 		}
 		return names
 	}).Should(ConsistOf("app:v3@3", "app:v4@4"))
-	e.G.Expect(e.get("web").Status.CurrentRevision).To(Equal(int64(4)))
+	e.G.Expect(e.Get("web").Status.CurrentRevision).To(Equal(int64(4)))
 }
 
 // A template using fields the API server defaults (probes, ports, resources, volumes, env
@@ -320,15 +313,15 @@ func TestDefaultedTemplateMakesOneReplicaSet(t *testing.T) {
 		{Name: "info", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}}}}}},
 		{Name: "token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}},
 	}
-	e.create(ro)
-	e.waitComplete("web")
-	e.G.Expect(e.replicaSets()).To(HaveLen(1))
+	e.Create(ro)
+	e.WaitComplete("web")
+	e.G.Expect(e.ReplicaSets()).To(HaveLen(1))
 	// More reconciles (an annotation change, a resize) still find the same ReplicaSet.
-	e.update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Annotations = map[string]string{"touched": "yes"} })
-	e.update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Replicas = ptr.To[int32](3) })
-	e.waitComplete("web")
-	e.G.Consistently(func() int { return len(e.replicaSets()) }).Should(Equal(1))
-	e.G.Expect(e.replicaSets()[0].Annotations).To(HaveKeyWithValue("touched", "yes"))
+	e.Update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Annotations = map[string]string{"touched": "yes"} })
+	e.Update("web", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.Replicas = ptr.To[int32](3) })
+	e.WaitComplete("web")
+	e.G.Consistently(func() int { return len(e.ReplicaSets()) }).Should(Equal(1))
+	e.G.Expect(e.ReplicaSets()[0].Annotations).To(HaveKeyWithValue("touched", "yes"))
 }
 
 // The change cause and the Rollout's other annotations are copied to the new ReplicaSet.
@@ -336,8 +329,8 @@ func TestChangeCauseIsCopied(t *testing.T) {
 	e := newEnv(t)
 	ro := e.newRollout(1, one, zero, "app:v1")
 	ro.Annotations = map[string]string{stepwisev1alpha1.ChangeCauseAnnotation: "first release", "team": "blue"}
-	e.create(ro)
-	e.waitComplete("web")
+	e.Create(ro)
+	e.WaitComplete("web")
 	rs := e.replicaSetFor("app:v1")
 	e.G.Expect(rs.Annotations).To(HaveKeyWithValue(stepwisev1alpha1.ChangeCauseAnnotation, "first release"))
 	e.G.Expect(rs.Annotations).To(HaveKeyWithValue("team", "blue"))
@@ -351,9 +344,9 @@ func TestReplicaFailureIsCopied(t *testing.T) {
 	// Rejected at pod creation: a projected token needs a service account name.
 	ro.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
 		Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}}}
-	e.create(ro)
+	e.Create(ro)
 	e.G.Eventually(func(g Gomega) {
-		cond := findCondition(e.get("web"), stepwisev1alpha1.ConditionReplicaFailure)
+		cond := meta.FindStatusCondition(e.Get("web").Status.Conditions, stepwisev1alpha1.ConditionReplicaFailure)
 		g.Expect(cond).NotTo(BeNil())
 		g.Expect(cond.Status).To(Equal(metav1.ConditionTrue))
 		g.Expect(cond.Message).To(ContainSubstring("serviceAccountToken"))
@@ -363,26 +356,26 @@ func TestReplicaFailureIsCopied(t *testing.T) {
 // The rollback request annotation: done once, cleared, recorded; a missing revision says why.
 func TestRollbackRequestAnnotation(t *testing.T) {
 	e := newEnv(t)
-	e.create(e.newRollout(2, one, one, "app:v1"))
-	e.waitComplete("web")
-	e.setImage("web", "app:v2")
-	e.waitComplete("web")
+	e.Create(e.newRollout(2, one, one, "app:v1"))
+	e.WaitComplete("web")
+	e.SetImage("web", "app:v2")
+	e.WaitComplete("web")
 
-	e.update("web", func(ro *stepwisev1alpha1.Rollout) {
+	e.Update("web", func(ro *stepwisev1alpha1.Rollout) {
 		ro.Annotations = map[string]string{stepwisev1alpha1.RollbackRequestAnnotation: "0"}
 	})
-	e.G.Eventually(func() string { return e.get("web").Spec.Template.Spec.Containers[0].Image }).Should(Equal("app:v1"))
-	ro := e.waitComplete("web")
+	e.G.Eventually(func() string { return e.Get("web").Spec.Template.Spec.Containers[0].Image }).Should(Equal("app:v1"))
+	ro := e.WaitComplete("web")
 	e.G.Expect(ro.Annotations).NotTo(HaveKey(stepwisev1alpha1.RollbackRequestAnnotation))
-	e.G.Expect(findCondition(ro, stepwisev1alpha1.ConditionRollback).Reason).To(Equal(stepwisev1alpha1.ReasonRolledBack))
+	e.G.Expect(meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionRollback).Reason).To(Equal(stepwisev1alpha1.ReasonRolledBack))
 	e.G.Expect(ro.Status.CurrentRevision).To(Equal(int64(3)))
 
-	e.update("web", func(ro *stepwisev1alpha1.Rollout) {
+	e.Update("web", func(ro *stepwisev1alpha1.Rollout) {
 		ro.Annotations = map[string]string{stepwisev1alpha1.RollbackRequestAnnotation: "99"}
 	})
 	e.G.Eventually(func() string {
-		cond := findCondition(e.get("web"), stepwisev1alpha1.ConditionRollback)
+		cond := meta.FindStatusCondition(e.Get("web").Status.Conditions, stepwisev1alpha1.ConditionRollback)
 		return cond.Reason
 	}).Should(Equal(stepwisev1alpha1.ReasonRevisionNotFound))
-	e.G.Expect(e.get("web").Spec.Template.Spec.Containers[0].Image).To(Equal("app:v1"))
+	e.G.Expect(e.Get("web").Spec.Template.Spec.Containers[0].Image).To(Equal("app:v1"))
 }
