@@ -350,9 +350,17 @@ type RolloutStatus struct {
 	BlueGreen *BlueGreenStatus `json:"blueGreen,omitempty"`
 }
 
+// MaxNameLength is the longest name a Rollout may have. Its ReplicaSets are named
+// <name>-<pod-template-hash>, with a hash of up to 10 characters (a uint32 in decimal digits,
+// collisionCount included), and a ReplicaSet's name is a DNS subdomain of at most 253
+// characters. Pod names set no lower limit: the API server cuts a generated name's prefix
+// short. The Rollout's root validation rule below repeats the number.
+const MaxNameLength = 253 - len("-") - 10
+
 // Rollout keeps a set of pods running one pod template, replacing them revision by revision
 // the way a Deployment does, with its progress kept in the cluster.
 // +kubebuilder:object:root=true
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 242",message="metadata.name must be no more than 242 characters: the Rollout's ReplicaSets are named <name>-<pod-template-hash>, and a ReplicaSet's name holds at most 253"
 // +kubebuilder:subresource:status
 // +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector
 // +kubebuilder:resource:shortName=sro,categories=all

@@ -38,8 +38,13 @@ func invalid(field, format string, args ...any) error {
 	return &InvalidSpecError{Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-// Resolve checks a Rollout's spec and turns its bounds into absolute numbers.
+// Resolve checks a Rollout's name and spec and turns its bounds into absolute numbers. It
+// repeats the CRD's validation for API servers that skip it.
 func Resolve(ro *stepwisev1alpha1.Rollout) (Params, error) {
+	if len(ro.Name) > stepwisev1alpha1.MaxNameLength {
+		return Params{}, invalid("metadata.name", "must be no more than %d characters, got %d: the Rollout's ReplicaSets are named <name>-<pod-template-hash>, and a ReplicaSet's name holds at most 253",
+			stepwisev1alpha1.MaxNameLength, len(ro.Name))
+	}
 	spec := &ro.Spec
 	p := Params{Strategy: spec.Strategy.Type, Replicas: 1}
 	if spec.Replicas != nil {

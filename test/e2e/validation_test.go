@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 )
 
 // validRollout is a good manifest; each case below breaks one thing in it.
@@ -90,6 +92,7 @@ func TestBadManifestsAreRejectedAtAdmission(t *testing.T) {
 		{"step without replicas", "- replicas: 1\n        pause", "- pause", []string{"spec.strategy.rollingUpdate.steps[0].replicas", "Required value"}},
 		{"negative pause", "durationSeconds: 30", "durationSeconds: -5", []string{"spec.strategy.rollingUpdate.steps[0].pause.durationSeconds", "greater than or equal to 0"}},
 		{"restartPolicy Never", "restartPolicy: Always", "restartPolicy: Never", []string{"spec.template.spec.restartPolicy", "only \"Always\" is supported"}},
+		{"name too long for its ReplicaSets", "metadata:\n  name: web", "metadata:\n  name: " + strings.Repeat("w", stepwisev1alpha1.MaxNameLength+1), []string{"metadata.name", "must be no more than 242 characters"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := strings.Replace(validRollout, tc.from, tc.to, 1)
@@ -105,6 +108,11 @@ func TestBadManifestsAreRejectedAtAdmission(t *testing.T) {
 		})
 	}
 	e.apply(validRollout)
+
+	// The longest name admitted leaves room for its ReplicaSets' names.
+	longest := strings.Repeat("w", stepwisev1alpha1.MaxNameLength)
+	e.apply(strings.Replace(validRollout, "metadata:\n  name: web", "metadata:\n  name: "+longest, 1))
+	e.G.Eventually(func() (string, error) { return suite.Kubectl("", "get", "replicasets", "-n", e.NS, "-o", "name") }).Should(ContainSubstring(longest + "-"))
 
 	// The selector cannot change after creation.
 	_, err := suite.Kubectl("", "patch", "rollout/web", "-n", e.NS, "--type=merge", "-p", `{"spec":{"selector":{"matchLabels":{"app":"web","extra":"x"}},"template":{"metadata":{"labels":{"extra":"x"}}}}}`)
