@@ -172,31 +172,6 @@ func TestPartition(t *testing.T) {
 	e.ExpectNoViolations()
 }
 
-// Pods with readiness gates count only once every gate is True: the rollout waits for
-// someone (here the test, as a load balancer controller would) to set them.
-func TestReadinessGatesHoldTheRollout(t *testing.T) {
-	t.Parallel() // own namespace; mostly waiting on pods
-	const gate = "example.com/load-balancer-registered"
-	e := newEnv(t)
-	ro := e.newRollout(3, one, zero, "app:v1")
-	ro.Spec.Template.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: gate}}
-	e.Create(ro)
-	e.G.Eventually(func() int32 { return e.Get("web").Status.Replicas }).Should(Equal(int32(3)))
-	e.G.Consistently(func() int32 { return e.Get("web").Status.AvailableReplicas }).Should(BeZero(), "nobody set the gates yet")
-	e.setPodCondition(gate)
-	e.WaitComplete("web")
-	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 4, MinAvailable: 3})
-
-	e.SetImage("web", "app:v2")
-	e.G.Eventually(func(g Gomega) int32 { return e.replicaSetOf(g, "app:v2").Status.Replicas }).Should(Equal(int32(1)))
-	e.G.Consistently(func(g Gomega) {
-		e.expectSizes(g, map[string]int32{"app:v1": 3})
-		g.Expect(e.replicaSetOf(g, "app:v2").Status.ReadyReplicas).To(BeZero())
-	}).Should(Succeed(), "the new pod takes no traffic and no old pod goes until its gate is set")
-	e.signOffUntilComplete(gate)
-	e.ExpectNoViolations()
-}
-
 // stallPastTheDeadline rolls out 4 pods of app:v1 with a 3 s progress deadline and action,
 // then app:bad, whose pods never become ready. Never more than 5 pods, never fewer than 3
 // available.
@@ -296,28 +271,60 @@ func TestBlueGreen(t *testing.T) {
 	e.ExpectNoViolations()
 }
 
-// Progress gates: new pods are Ready and take traffic, but the rollout counts them (and
-// removes old pods) only once the gate condition is set, here by the test as a smoke test
-// would.
-func TestProgressGatesHoldTheRollout(t *testing.T) {
-	t.Parallel() // own namespace; mostly waiting on pods
-	const gate = "example.com/smoke-tested"
-	e := newEnv(t)
-	ro := e.newRollout(3, one, zero, "app:v1")
-	ro.Spec.ProgressGates = []string{gate}
-	e.Create(ro)
-	e.G.Eventually(func() int32 { return e.Get("web").Status.ReadyReplicas }).Should(Equal(int32(3)))
-	e.G.Consistently(func() int32 { return e.Get("web").Status.AvailableReplicas }).Should(BeZero(), "nobody signed the pods off yet")
-	e.setPodCondition(gate)
-	e.WaitComplete("web")
-	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 4, MinAvailable: 3})
+// Gates hold a rollout until someone sets a condition on each new pod, here the test as a load
+// balancer controller (a readiness gate) or a smoke test (a progress gate) would: the rollout
+// counts a pod, and removes an old one, only once its gate is True.
+func TestGatesHoldTheRollout(t *testing.T) {
+	for _, tc := range []struct {
+		name, gate string
+		addGate    func(ro *stepwisev1alpha1.Rollout, gate string)
+		// ready says whether a pod waiting for its gate is Ready and takes traffic: not behind
+		// a readiness gate; behind a progress gate it is, and the rollout does not count it.
+		ready bool
+	}{
+		{name: "readiness gate", gate: "example.com/load-balancer-registered", addGate: func(ro *stepwisev1alpha1.Rollout, gate string) {
+			ro.Spec.Template.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: corev1.PodConditionType(gate)}}
+		}},
+		{name: "progress gate", gate: "example.com/smoke-tested", ready: true, addGate: func(ro *stepwisev1alpha1.Rollout, gate string) {
+			ro.Spec.ProgressGates = []string{gate}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // own namespace; mostly waiting on pods
+			readyOf := func(gatedPods int32) int32 {
+				if tc.ready {
+					return gatedPods
+				}
+				return 0
+			}
+			e := newEnv(t)
+			ro := e.newRollout(3, one, zero, "app:v1")
+			tc.addGate(ro, tc.gate)
+			e.Create(ro)
+			e.G.Eventually(func(g Gomega) {
+				st := e.Get("web").Status
+				g.Expect(st.Replicas).To(Equal(int32(3)))
+				g.Expect(st.ReadyReplicas).To(Equal(readyOf(3)))
+			}).Should(Succeed())
+			e.G.Consistently(func() int32 { return e.Get("web").Status.AvailableReplicas }).Should(BeZero(), "nobody set the gates yet")
+			e.setPodCondition(tc.gate)
+			e.WaitComplete("web")
+			e.Obs.SetBounds(observe.Bounds{MaxReplicas: 4, MinAvailable: 3})
 
-	e.SetImage("web", "app:v2")
-	e.G.Eventually(func(g Gomega) int32 { return e.replicaSetOf(g, "app:v2").Status.ReadyReplicas }).Should(Equal(int32(1)), "the new pod is Ready: it takes traffic")
-	e.G.Consistently(func(g Gomega) {
-		e.expectSizes(g, map[string]int32{"app:v1": 3})
-		g.Expect(*e.replicaSetOf(g, "app:v2").Spec.Replicas).To(Equal(int32(1)))
-	}).Should(Succeed(), "no old pod goes until the new one is signed off")
-	e.signOffUntilComplete(gate)
-	e.ExpectNoViolations()
+			e.SetImage("web", "app:v2")
+			expectNewPodGated := func(g Gomega) {
+				v2 := e.replicaSetOf(g, "app:v2")
+				g.Expect(*v2.Spec.Replicas).To(Equal(int32(1)))
+				g.Expect(v2.Status.Replicas).To(Equal(int32(1)))
+				g.Expect(v2.Status.ReadyReplicas).To(Equal(readyOf(1)), "whether the new pod takes traffic")
+			}
+			e.G.Eventually(expectNewPodGated).Should(Succeed())
+			e.G.Consistently(func(g Gomega) {
+				e.expectSizes(g, map[string]int32{"app:v1": 3})
+				expectNewPodGated(g)
+			}).Should(Succeed(), "no old pod goes until the new one's gate is set")
+			e.signOffUntilComplete(tc.gate)
+			e.ExpectNoViolations()
+		})
+	}
 }
