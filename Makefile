@@ -39,9 +39,10 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRD and the ClusterRole from kubebuilder markers.
+manifests: $(CONTROLLER_GEN) ## Generate the CRD and the ClusterRole from kubebuilder markers (the pod template's field descriptions dropped: hack/crdtrim).
 	$(CONTROLLER_GEN) rbac:roleName=stepwise-controller crd:generateEmbeddedObjectMeta=true paths="./api/..." paths="./internal/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	go run ./hack/crdtrim config/crd/bases/*.yaml
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods of the API types.

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/stepwise-dev/stepwise/test/cluster"
 )
 
@@ -28,19 +30,17 @@ func TestGeneratedFilesAreCurrent(t *testing.T) {
 	for _, tc := range []struct {
 		committed string
 		args      []string
+		// trimmed: the output goes through hack/crdtrim, as `make manifests` does.
+		trimmed bool
 	}{
-		{"api/v1alpha1/zz_generated.deepcopy.go", []string{"object:headerFile=hack/boilerplate.go.txt", "paths=./api/...", "output:object:stdout"}},
-		{"config/crd/bases/stepwise.dev_rollouts.yaml", []string{"crd:generateEmbeddedObjectMeta=true", "paths=./api/...", "output:crd:stdout"}},
-		{"config/rbac/role.yaml", []string{"rbac:roleName=stepwise-controller", "paths=./internal/...", "output:rbac:stdout"}},
+		{"api/v1alpha1/zz_generated.deepcopy.go", []string{"object:headerFile=hack/boilerplate.go.txt", "paths=./api/...", "output:object:stdout"}, false},
+		{"config/crd/bases/stepwise.dev_rollouts.yaml", []string{"crd:generateEmbeddedObjectMeta=true", "paths=./api/...", "output:crd:stdout"}, true},
+		{"config/rbac/role.yaml", []string{"rbac:roleName=stepwise-controller", "paths=./internal/...", "output:rbac:stdout"}, false},
 	} {
 		t.Run(tc.committed, func(t *testing.T) {
-			cmd := exec.Command(controllerGen, tc.args...)
-			cmd.Dir = root
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			want, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("controller-gen %v: %v\n%s", tc.args, err, stderr.String())
+			want := run(t, root, nil, controllerGen, tc.args...)
+			if tc.trimmed {
+				want = run(t, root, want, "go", "run", "./hack/crdtrim")
 			}
 			got, err := os.ReadFile(filepath.Join(root, tc.committed))
 			if err != nil {
@@ -50,5 +50,46 @@ func TestGeneratedFilesAreCurrent(t *testing.T) {
 				t.Errorf("%s is stale: run `make generate manifests` and commit the result", tc.committed)
 			}
 		})
+	}
+}
+
+// run runs a command in dir with stdin and returns its output, failing the test on error.
+func run(t *testing.T, dir string, stdin []byte, name string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, stderr.String())
+	}
+	return out
+}
+
+// Client-side `kubectl apply` keeps the whole object as JSON in an annotation of at most
+// 256 KiB; 200 KB leaves room for the fields still to come.
+func TestCRDsFitClientSideApply(t *testing.T) {
+	root, err := cluster.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(root, "config", "crd", "bases", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no CRDs found: %v", err)
+	}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		asJSON, err := yaml.YAMLToJSON(bytes.TrimPrefix(data, []byte("---\n")))
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if len(asJSON) > 200_000 {
+			t.Errorf("%s is %d bytes as JSON, over 200 KB: client-side kubectl apply would refuse it", filepath.Base(file), len(asJSON))
+		}
 	}
 }
