@@ -71,7 +71,7 @@ func Main(m *testing.M, opts Options, setup func(*Suite) error) int {
 		fmt.Fprintln(os.Stderr, "starting the test suite:", err)
 		return 1
 	}
-	code := 0
+	var code int
 	if err := setup(s); err != nil {
 		fmt.Fprintln(os.Stderr, "setting up the test suite:", err)
 		code = 1
