@@ -30,10 +30,10 @@ var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // RolloutBuilder builds a Rollout; each setter changes it and returns the builder.
 type RolloutBuilder struct{ ro *stepwisev1alpha1.Rollout }
 
-// Rollout starts a Rollout as the API server stores it (a UID, generation 1), with one
-// container name running image "app:v1" in pods labelled app=name, and Deployment's defaults:
-// 1 replica, RollingUpdate with maxSurge and maxUnavailable 25%, revisionHistoryLimit 10,
-// progressDeadlineSeconds 600.
+// Rollout starts a Rollout as the API server stores it (a UID, generation 1), its pods
+// labelled app=<name> with one container <name> running image "app:v1", with Deployment's
+// defaults: 1 replica, RollingUpdate with maxSurge and maxUnavailable 25%,
+// revisionHistoryLimit 10, progressDeadlineSeconds 600.
 func Rollout(name string) *RolloutBuilder {
 	return &RolloutBuilder{ro: &stepwisev1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name), Generation: 1},
@@ -142,16 +142,16 @@ type ReplicaSetBuilder struct{ rs *appsv1.ReplicaSet }
 func ReplicaSet(ro *stepwisev1alpha1.Rollout, image string) *ReplicaSetBuilder {
 	template := ro.Spec.Template.DeepCopy()
 	template.Spec.Containers[0].Image = image
+	name := ro.Name + "-" + imageSuffix.Replace(image)
 	b := &ReplicaSetBuilder{rs: &appsv1.ReplicaSet{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: ro.Name + "-" + imageSuffix.Replace(image), Namespace: ro.Namespace, Generation: 1,
+			Name: name, Namespace: ro.Namespace, UID: types.UID("uid-" + name), Generation: 1,
 			Labels:          maps.Clone(template.Labels),
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(ro, stepwisev1alpha1.GroupVersion.WithKind("Rollout"))},
 		},
 		Spec:   appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](0), Selector: ro.Spec.Selector.DeepCopy(), Template: *template},
 		Status: appsv1.ReplicaSetStatus{ObservedGeneration: 1, TerminatingReplicas: ptr.To[int32](0)},
 	}}
-	b.rs.UID = types.UID("uid-" + b.rs.Name)
 	return b.Revision(1)
 }
 
@@ -160,12 +160,6 @@ var imageSuffix = strings.NewReplacer(":", "", ".", "", "/", "", "@", "")
 
 // Obj is the ReplicaSet built so far (not a copy).
 func (b *ReplicaSetBuilder) Obj() *appsv1.ReplicaSet { return b.rs }
-
-// Name renames the ReplicaSet (its UID follows).
-func (b *ReplicaSetBuilder) Name(name string) *ReplicaSetBuilder {
-	b.rs.Name, b.rs.UID = name, types.UID("uid-"+name)
-	return b
-}
 
 // Revision sets the revision annotation, and the creation time n minutes after Epoch, so
 // ReplicaSets sort by age as by revision.
