@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -121,7 +122,7 @@ func (s *sim) reconcile() Plan {
 	}
 	if hold := holdText(plan.Hold); hold != s.hold {
 		s.hold = hold
-		s.logf("hold: %s", cmpOr(hold, "released"))
+		s.logf("hold: %s", cmp.Or(hold, "released"))
 	}
 	s.ro.Status = status.Compute(plan.StatusInput(s.ro, plan.CreateNew != nil, snap.Now))
 	return plan
@@ -132,13 +133,6 @@ func holdText(h *status.Hold) string {
 		return ""
 	}
 	return h.Reason + ": " + h.Message
-}
-
-func cmpOr(s, otherwise string) string {
-	if s == "" {
-		return otherwise
-	}
-	return s
 }
 
 func (s *sim) find(name string) *appsv1.ReplicaSet {
@@ -162,7 +156,7 @@ func (s *sim) imageOfHash(hash string) string {
 			return rs.Spec.Template.Spec.Containers[0].Image
 		}
 	}
-	return cmpOr(hash, "none")
+	return cmp.Or(hash, "none")
 }
 
 // hashOf is the pod-template-hash of the ReplicaSet running image.
@@ -265,7 +259,7 @@ func (s *sim) setPartition(partition string) {
 		ru.Partition = ptr.To(intstr.Parse(partition))
 	}
 	s.ro.Generation++
-	s.logf("set partition %s", cmpOr(partition, "none"))
+	s.logf("set partition %s", cmp.Or(partition, "none"))
 }
 
 // promote does what kubectl stepwise promote does.
