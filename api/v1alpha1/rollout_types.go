@@ -169,7 +169,8 @@ type BlueGreenStatus struct {
 	// +optional
 	PreviousActiveHash string `json:"previousActiveHash,omitempty"`
 
-	// When the previous revision's pods go.
+	// When the previous revision's pods go, rounded up to a whole second so that the delay is
+	// never shorter than asked.
 	// +optional
 	ScaleDownAt *metav1.Time `json:"scaleDownAt,omitempty"`
 }
@@ -260,7 +261,8 @@ type CanaryStatus struct {
 	// +optional
 	CurrentStep int32 `json:"currentStep,omitempty"`
 
-	// When the pause of the current step began.
+	// When the pause of the current step began, rounded up to a whole second so that a timed
+	// pause is never shorter than asked.
 	// +optional
 	PauseStartTime *metav1.Time `json:"pauseStartTime,omitempty"`
 
@@ -332,7 +334,8 @@ type RolloutStatus struct {
 	CurrentRevision int64 `json:"currentRevision,omitempty"`
 
 	// When the rollout last made progress (a Deployment keeps this as its Progressing
-	// condition's lastUpdateTime); the progress deadline counts from it.
+	// condition's lastUpdateTime), rounded up to a whole second; the progress deadline counts
+	// from it.
 	// +optional
 	LastProgressTime *metav1.Time `json:"lastProgressTime,omitempty"`
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
@@ -48,7 +47,7 @@ func (p *planning) blueGreen() {
 		active = newHash // promoted, or an undo inside the scale-down window
 	default:
 		if state.PauseStartTime == nil {
-			state.PauseStartTime = &metav1.Time{Time: now}
+			state.PauseStartTime = status.RoundUpToSecond(now)
 		}
 		message := fmt.Sprintf("Revision %d is fully available behind the preview Service %q; waiting for promotion to the active Service %q",
 			revision.Of(p.newRS), bg.PreviewService, bg.ActiveService)
@@ -68,7 +67,7 @@ func (p *planning) blueGreen() {
 		state.CurrentStep, state.PauseStartTime = 1, nil
 		if p.s.ActiveHash != "" {
 			delay := time.Duration(ptr.Deref(bg.ScaleDownDelaySeconds, stepwisev1alpha1.DefaultScaleDownDelaySeconds)) * time.Second
-			window.PreviousActiveHash, window.ScaleDownAt = p.s.ActiveHash, &metav1.Time{Time: now.Add(delay)}
+			window.PreviousActiveHash, window.ScaleDownAt = p.s.ActiveHash, status.RoundUpToSecond(now.Add(delay))
 		}
 	}
 	p.scaleDownInactive(active, window)

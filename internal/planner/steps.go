@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 	"github.com/stepwise-dev/stepwise/internal/status"
 )
@@ -54,7 +52,7 @@ func (p *planning) planProgress() {
 			continue
 		}
 		if state.PauseStartTime == nil {
-			state.PauseStartTime = &metav1.Time{Time: p.s.Now}
+			state.PauseStartTime = status.RoundUpToSecond(p.s.Now)
 		}
 		until := "waiting for promotion"
 		if pause.DurationSeconds != nil {

@@ -374,6 +374,18 @@ func (c *conditions) set(t string, status metav1.ConditionStatus, reason, messag
 // ReplicaSetUpdated again), restarts the progress deadline.
 func (c *conditions) setProgress(status metav1.ConditionStatus, reason, message string) {
 	if c.set(stepwisev1alpha1.ConditionProgressing, status, reason, message) || reason == stepwisev1alpha1.ReasonReplicaSetUpdated {
-		c.st.LastProgressTime = &c.now
+		c.st.LastProgressTime = RoundUpToSecond(c.now.Time)
 	}
+}
+
+// RoundUpToSecond is t rounded up to a whole second, for a status field a timed wait is
+// measured from (or ends at). A metav1.Time keeps only whole seconds once written, so t itself
+// would come back truncated and the wait would end up to a second early; rounded up, the field
+// reads back as it was written and the wait never ends before it was asked to.
+func RoundUpToSecond(t time.Time) *metav1.Time {
+	rounded := t.Truncate(time.Second)
+	if rounded.Before(t) {
+		rounded = rounded.Add(time.Second)
+	}
+	return &metav1.Time{Time: rounded}
 }
