@@ -15,8 +15,8 @@ KWOK := $(LOCALBIN)/kwok-$(KWOK_VERSION)
 # The cluster binaries are rebuilt only when the tools module's go.mod/go.sum change.
 CLUSTER_TOOLS_STAMP := $(LOCALBIN)/.cluster-tools-$(shell cat test/cluster/tools/go.mod test/cluster/tools/go.sum | sha256sum | cut -c1-16)
 # -count=1: the cluster tests read inputs Go cannot track (kubectl kustomize, the binaries).
-# -p 4: each cluster package waits on its own cluster much of the time; two at a time left a
-# third of 2 cores idle, four at once take the warm run from 4m50s to 4m10s.
+# -p 4: each cluster package waits on its own cluster much of the time, so running them four at
+# once keeps 2 cores busy (docs/development.md has the timings).
 GO_TEST_FLAGS ?= -timeout 45m -count=1 -p 4
 BENCH_FLAGS ?=
 # Fuzz budgets as execution counts: a duration -fuzztime races Go's fuzz coordinator
