@@ -42,7 +42,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 		return err
 	}
 	// Pods are watched as metadata only (CacheOptions), and only once a Rollout has progress
-	// gates: every pod write of the cluster (about ten per replaced pod, from the scheduler,
+	// gates: every pod write of the cluster (several per replaced pod, from the scheduler,
 	// the kubelet and the ReplicaSet controller) is an event to decode, a large share of the
 	// controller's CPU in a big rollout (docs/performance.md).
 	pods := &metav1.PartialObjectMetadata{}
