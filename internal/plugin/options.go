@@ -32,15 +32,19 @@ type Options struct {
 
 // NewCmd builds `kubectl stepwise` with its verbs.
 func NewCmd(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &Options{ConfigFlags: genericclioptions.NewConfigFlags(true), IOStreams: streams, Now: time.Now}
+	return newRootCmd(&Options{ConfigFlags: genericclioptions.NewConfigFlags(true), IOStreams: streams, Now: time.Now})
+}
+
+// newRootCmd builds the command tree on o; tests give it an Options holding a fake client.
+func newRootCmd(o *Options) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "kubectl-stepwise",
 		Short:         "Manage Stepwise Rollouts: status, history, undo, pause, resume, restart, set image, get, promote, abort, retry",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetOut(streams.Out)
-	root.SetErr(streams.ErrOut)
+	root.SetOut(o.Out)
+	root.SetErr(o.ErrOut)
 	o.ConfigFlags.AddFlags(root.PersistentFlags())
 	root.AddCommand(newStatusCmd(o), newHistoryCmd(o), newUndoCmd(o), newPauseCmd(o, true), newPauseCmd(o, false),
 		newRestartCmd(o), newSetCmd(o), newGetCmd(o), newPromoteCmd(o), newAbortCmd(o), newRetryCmd(o))
@@ -56,11 +60,8 @@ func (o *Options) Client() (client.WithWatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	if err := stepwisev1alpha1.AddToScheme(scheme); err != nil {
+	scheme, err := newScheme()
+	if err != nil {
 		return nil, err
 	}
 	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
@@ -69,6 +70,18 @@ func (o *Options) Client() (client.WithWatch, error) {
 	}
 	o.client = c
 	return c, nil
+}
+
+// newScheme knows the kinds the plugin reads: the built-in ones and Rollouts.
+func newScheme() (*runtime.Scheme, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := stepwisev1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	return scheme, nil
 }
 
 // Namespace is the namespace of -n, else the kubeconfig context's.
