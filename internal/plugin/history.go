@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -49,21 +50,29 @@ func (o *Options) runHistory(ctx context.Context, name string, rev int64, output
 	}
 	entries := revision.History(rss)
 	if rev > 0 {
-		for _, e := range entries {
-			if e.Revision == rev {
-				if output != "" {
-					return printData(o.Out, e, output)
-				}
-				return printRevision(o.Out, name, e)
-			}
+		e, ok := entryOf(entries, rev)
+		switch {
+		case !ok:
+			return fmt.Errorf("unable to find the specified revision %d of rollout %q", rev, name)
+		case output != "":
+			return printData(o.Out, e, output)
 		}
-		return fmt.Errorf("unable to find the specified revision %d of rollout %q", rev, name)
+		return printRevision(o.Out, name, e)
 	}
 	if output != "" {
 		return printData(o.Out, entries, output)
 	}
 	fmt.Fprintf(o.Out, "%s\n", objectRef(name))
 	return printHistory(o.Out, entries)
+}
+
+// entryOf finds revision rev among entries.
+func entryOf(entries []revision.Entry, rev int64) (revision.Entry, bool) {
+	i := slices.IndexFunc(entries, func(e revision.Entry) bool { return e.Revision == rev })
+	if i < 0 {
+		return revision.Entry{}, false
+	}
+	return entries[i], true
 }
 
 // printHistory is the history table: REVISION, CHANGE-CAUSE, IMAGES, CREATED.

@@ -45,6 +45,7 @@ revision is an error that changes nothing.`,
 
 func (o *Options) runUndo(ctx context.Context, name string, toRevision int64, dryRun bool, output string) error {
 	var rb revision.Rollback
+	var target revision.Entry // the revision rolled back to, as history shows it
 	err := o.update(ctx, name, func(ro *stepwisev1alpha1.Rollout) error {
 		rss, err := replicaSetsOf(ctx, o.client, ro)
 		if err != nil {
@@ -53,6 +54,7 @@ func (o *Options) runUndo(ctx context.Context, name string, toRevision int64, dr
 		if rb, err = revision.PlanRollback(ro, rss, toRevision); err != nil {
 			return fmt.Errorf("rollout %q: %w", name, err)
 		}
+		target, _ = entryOf(revision.History(rss), rb.Revision)
 		if dryRun || rb.Unchanged {
 			return errNothingToWrite
 		}
@@ -63,7 +65,7 @@ func (o *Options) runUndo(ctx context.Context, name string, toRevision int64, dr
 	case errors.Is(err, errNothingToWrite) && dryRun && output != "":
 		return printData(o.Out, rb.Template, output)
 	case errors.Is(err, errNothingToWrite) && dryRun:
-		return printRevision(o.Out, name, revision.Entry{Revision: rb.Revision, ChangeCause: rb.Annotations[stepwisev1alpha1.ChangeCauseAnnotation], Template: rb.Template})
+		return printRevision(o.Out, name, target)
 	case errors.Is(err, errNothingToWrite):
 		fmt.Fprintf(o.Out, "%s skipped rollback (current template already matches revision %d)\n", objectRef(name), rb.Revision)
 		return nil
