@@ -104,6 +104,9 @@ func (o *Options) consume(ctx context.Context, w watch.Interface, report func(*s
 			case watch.Deleted:
 				return true, errors.New("the Rollout was deleted")
 			case watch.Error:
+				// Usually 410 Gone: the version is too old to resume from, and would be
+				// forever. A watch without a version first sends the current state.
+				*resourceVersion = ""
 				return false, nil
 			}
 			ro, ok := ev.Object.(*stepwisev1alpha1.Rollout)

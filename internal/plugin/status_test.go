@@ -120,30 +120,43 @@ func TestStatus(t *testing.T) {
 	})
 }
 
-// A watch the server closes, or ends with an error event, is opened again from the last
-// version seen, so no change is missed and none is replayed.
-func TestStatusResumesAClosedWatch(t *testing.T) {
-	g := NewWithT(t)
-	ro := webRollout(updated(1, 1))
-	var opened []string
-	c := newFakeClient(t, serverWatches(&opened,
-		[]watch.Event{modified("11", updated(2, 2))},
-		[]watch.Event{modified("12", updated(3, 2)), {Type: watch.Error, Object: &metav1.Status{Message: "too old resource version"}}},
-		[]watch.Event{modified("13")},
-	), ro)
-	stored := storedRollout(t, c)
+// A watch the server closes is opened again from the last version seen, so no change is missed
+// and none is replayed. A watch that ends with an error event (410 Gone: that version is too
+// old to resume from) starts over without a version, from the current state the server sends
+// first; resuming from the same version would fail the same way forever.
+func TestStatusReopensItsWatch(t *testing.T) {
+	tooOld := watch.Event{Type: watch.Error, Object: &metav1.Status{Code: 410, Reason: metav1.StatusReasonExpired, Message: "too old resource version: 11 (20)"}}
+	for _, tc := range []struct {
+		name       string
+		watches    [][]watch.Event
+		wantOpened []string
+	}{
+		{name: "closed by the server",
+			watches:    [][]watch.Event{{modified("11", updated(2, 2))}, {modified("12", updated(3, 2))}, {modified("13")}},
+			wantOpened: []string{"resourceVersion=11", "resourceVersion=12"}},
+		{name: "ended by an error event",
+			watches:    [][]watch.Event{{modified("11", updated(2, 2))}, {modified("12", updated(3, 2)), tooOld}, {modified("21", updated(3, 2)), modified("22")}},
+			wantOpened: []string{"resourceVersion=11", "resourceVersion="}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			var opened []string
+			c := newFakeClient(t, serverWatches(&opened, tc.watches...), webRollout(updated(1, 1)))
+			stored := storedRollout(t, c)
 
-	out, err := runPlugin(t, c, "status", "web")
+			out, err := runPlugin(t, c, "status", "web")
 
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(out).To(Equal(`Waiting for rollout "web" to finish: 1 out of 3 new replicas have been updated...
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(out).To(Equal(`Waiting for rollout "web" to finish: 1 out of 3 new replicas have been updated...
 Waiting for rollout "web" to finish: 2 out of 3 new replicas have been updated...
 Waiting for rollout "web" to finish: 2 of 3 updated replicas are available...
 rollout "web" successfully rolled out
 `))
-	g.Expect(opened).To(Equal([]string{
-		"namespace=shop metadata.name=web resourceVersion=" + stored.ResourceVersion,
-		"namespace=shop metadata.name=web resourceVersion=11",
-		"namespace=shop metadata.name=web resourceVersion=12",
-	}))
+			var wantOpened []string
+			for _, version := range append([]string{"resourceVersion=" + stored.ResourceVersion}, tc.wantOpened...) {
+				wantOpened = append(wantOpened, "namespace=shop metadata.name=web "+version)
+			}
+			g.Expect(opened).To(Equal(wantOpened))
+		})
+	}
 }
