@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
-	"github.com/stepwise-dev/stepwise/test/testenv"
+	"github.com/stepwise-dev/stepwise/internal/testutil"
 )
 
 // podOf is a running pod of rs, ready or not.
@@ -95,7 +95,7 @@ func TestGetWatchRedrawsOnChange(t *testing.T) {
 	}}, treeObjects()...)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var out testenv.Log
+	var out testutil.Log
 	ended := make(chan error, 1)
 	go func() { ended <- pluginCommand(t, c, &out, "get", "web", "--watch").ExecuteContext(ctx) }()
 	for range 3 { // the Rollout's, the ReplicaSets' and the pods' watches

@@ -1,27 +1,26 @@
 package testenv
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
+
+	"github.com/stepwise-dev/stepwise/internal/testutil"
 )
 
 // Controller is the controller binary running as its own process, as users run it.
 type Controller struct {
 	cmd *exec.Cmd
-	Log *Log
+	Log *testutil.Log
 }
 
 // StartController runs the manager binary (Options.Build must list ./cmd/manager) against the
 // cluster with args after the flags every suite uses. It is killed when the tests end, if not
 // before.
 func (s *Suite) StartController(args ...string) (*Controller, error) {
-	c := &Controller{Log: &Log{}}
+	c := &Controller{Log: &testutil.Log{}}
 	c.cmd = exec.Command(filepath.Join(s.binDir, "manager"), append([]string{"--health-probe-bind-address=127.0.0.1:0", "--zap-log-level=2"}, args...)...)
 	c.cmd.Env = append(os.Environ(), "KUBECONFIG="+s.Cluster.Kubeconfig)
 	c.cmd.Stdout, c.cmd.Stderr = c.Log, c.Log
@@ -42,28 +41,4 @@ func (c *Controller) Kill() {
 		_ = c.cmd.Process.Kill()
 		_ = c.cmd.Wait()
 	}
-}
-
-// Log collects a process's output; it may be read while the process writes it.
-type Log struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *Log) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *Log) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// Tail is the log's last lines, those a reader of a failure looks at first.
-func (l *Log) Tail() string {
-	lines := strings.Split(l.String(), "\n")
-	return strings.Join(lines[max(0, len(lines)-80):], "\n")
 }

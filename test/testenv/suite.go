@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/testutil"
 	"github.com/stepwise-dev/stepwise/test/cluster"
 )
 
@@ -44,7 +45,7 @@ type Suite struct {
 	Client client.Client
 	Kube   kubernetes.Interface
 	// ControllerLog, when setup sets it, is printed (its last lines) if the run fails.
-	ControllerLog *Log
+	ControllerLog *testutil.Log
 
 	binDir     string // the binaries of Options.Build
 	afterTests []func() error

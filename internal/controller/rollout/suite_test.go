@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 // exactly those permissions.
 func startController(s *testenv.Suite) error {
 	suite = s
-	s.ControllerLog = &testenv.Log{}
+	s.ControllerLog = &testutil.Log{}
 	ctrl.SetLogger(zap.New(zap.WriteTo(s.ControllerLog), zap.Level(zapcore.Level(-2))))
 	if _, err := s.Kubectl("", "create", "namespace", "stepwise-system"); err != nil {
 		return err
