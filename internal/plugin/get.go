@@ -83,9 +83,9 @@ func (o *Options) runGet(ctx context.Context, name string, watchChanges bool) er
 	if !watchChanges {
 		return nil
 	}
-	changes := make(chan struct{}, 1)
+	changes, failed := make(chan struct{}, 1), make(chan error, 3)
 	for _, list := range []client.ObjectList{&stepwisev1alpha1.RolloutList{}, &appsv1.ReplicaSetList{}, &corev1.PodList{}} {
-		go o.watchChanges(ctx, c, list, ns, changes)
+		go o.watchChanges(ctx, c, list, ns, changes, failed)
 	}
 	for {
 		select {
@@ -94,6 +94,8 @@ func (o *Options) runGet(ctx context.Context, name string, watchChanges bool) er
 				return nil // --timeout: the watch was asked to end
 			}
 			return ctx.Err()
+		case err := <-failed:
+			return err
 		case <-changes:
 			next, err := draw()
 			if err != nil {
@@ -109,11 +111,15 @@ func (o *Options) runGet(ctx context.Context, name string, watchChanges bool) er
 }
 
 // watchChanges signals every change of the listed kind in the namespace, re-establishing the
-// watch when the server closes it.
-func (o *Options) watchChanges(ctx context.Context, c client.WithWatch, list client.ObjectList, ns string, changes chan<- struct{}) {
+// watch when the server closes it. A watch that cannot start (forbidden, say) ends the command
+// through failed: the tree would silently stop following that kind.
+func (o *Options) watchChanges(ctx context.Context, c client.WithWatch, list client.ObjectList, ns string, changes chan<- struct{}, failed chan<- error) {
 	for ctx.Err() == nil {
 		w, err := c.Watch(ctx, list, client.InNamespace(ns))
 		if err != nil {
+			if ctx.Err() == nil {
+				failed <- fmt.Errorf("watching %T: %w", list, err)
+			}
 			return
 		}
 		for range w.ResultChan() {

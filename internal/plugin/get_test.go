@@ -80,6 +80,14 @@ func TestGet(t *testing.T) {
 				return c.Get(ctx, key, obj, opts...)
 			}},
 			wantErr: "services is forbidden"},
+		{name: "--watch ends with the error of a watch that cannot start", objs: treeObjects(), args: []string{"get", "web", "--watch"},
+			funcs: interceptor.Funcs{Watch: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) (watch.Interface, error) {
+				if _, ok := list.(*corev1.PodList); ok {
+					return nil, errors.New("pods is forbidden")
+				}
+				return c.Watch(ctx, list, opts...)
+			}},
+			wantOut: tree, wantErr: "watching *v1.PodList: pods is forbidden"},
 		{name: "a missing Rollout", args: []string{"get", "web"}, wantErr: notFound},
 		{name: "no name", args: []string{"get"}, wantErr: "exactly one ROLLOUT name is required, got 0 arguments"},
 	})

@@ -70,6 +70,8 @@ REVISION  CHANGE-CAUSE   IMAGES           CREATED
 `},
 		{name: "a Rollout without ReplicaSets has an empty table", objs: objects(webRollout()), args: []string{"history", "web"},
 			wantOut: "rollout.stepwise.dev/web\nREVISION  CHANGE-CAUSE  IMAGES  CREATED\n"},
+		{name: "-o json of a Rollout without ReplicaSets is an empty list", objs: objects(webRollout()), args: []string{"history", "web", "-o", "json"},
+			wantOut: "[]\n"},
 		{name: "--revision prints its pod template without the hash label", objs: threeRevisions(), args: []string{"history", "web", "--revision=1"},
 			wantOut: "rollout \"web\" with revision #1\nReplicaSet: web-nginx1\nChange-cause: first release\nPod Template:\n" + templateYAML("  ", "nginx:1")},
 		{name: "-o json", objs: threeRevisions(), args: []string{"history", "web", "-o", "json"},

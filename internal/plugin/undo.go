@@ -31,6 +31,9 @@ revision is an error that changes nothing.`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
+			if output != "" && !dryRun {
+				return errors.New("--output (-o) goes with --dry-run: it prints the pod template that would be restored")
+			}
 			if toRevision < 0 {
 				return fmt.Errorf("--to-revision must be 0 (the previous revision) or a revision number, got %d", toRevision)
 			}

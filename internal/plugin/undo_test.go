@@ -55,6 +55,8 @@ func TestUndo(t *testing.T) {
 			wantErr: `rollout "web": no rollout history found`},
 		{name: "a negative revision", objs: threeRevisions(), args: []string{"undo", "web", "--to-revision=-1"},
 			wantErr: "--to-revision must be 0 (the previous revision) or a revision number, got -1"},
+		{name: "-o without --dry-run changes nothing", objs: threeRevisions(), args: []string{"undo", "web", "-o", "yaml"},
+			wantErr: "--output (-o) goes with --dry-run: it prints the pod template that would be restored"},
 		{name: "an unknown output format", objs: threeRevisions(), args: []string{"undo", "web", "--dry-run", "-o", "xml"},
 			wantErr: `unable to match a printer for output format "xml": allowed formats are json, yaml`},
 		{name: "a missing Rollout", args: []string{"undo", "web"}, wantErr: notFound},

@@ -25,7 +25,7 @@ type Entry struct {
 
 // History lists the revisions kept in a Rollout's ReplicaSets, oldest first.
 func History(rss []*appsv1.ReplicaSet) []Entry {
-	var entries []Entry
+	entries := []Entry{} // -o json prints [] for a Rollout without revisions, not null
 	for _, rs := range rss {
 		n := Of(rs)
 		if n == 0 {
