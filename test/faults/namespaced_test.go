@@ -6,13 +6,9 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 )
 
@@ -35,17 +31,8 @@ func TestNamespacedModeNeedsOnlyARole(t *testing.T) {
 	e.Create(sa)
 	e.Create(role)
 	e.Create(binding)
-	token, err := suite.Kube.CoreV1().ServiceAccounts(e.NS).CreateToken(e.Ctx, sa.Name,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
-	e.G.Expect(err).NotTo(HaveOccurred())
-
-	kubeconfig := clientcmdapi.NewConfig()
-	kubeconfig.Clusters["local"] = &clientcmdapi.Cluster{Server: suite.Cluster.Config.Host, CertificateAuthorityData: suite.Cluster.Config.CAData}
-	kubeconfig.AuthInfos["controller"] = &clientcmdapi.AuthInfo{Token: token.Status.Token}
-	kubeconfig.Contexts["local"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "controller"}
-	kubeconfig.CurrentContext = "local"
 	path := filepath.Join(t.TempDir(), "kubeconfig")
-	e.G.Expect(clientcmd.WriteToFile(*kubeconfig, path)).To(Succeed())
+	e.G.Expect(suite.ServiceAccountKubeconfig(e.Ctx, e.NS, sa.Name, path)).To(Succeed())
 
 	c := startController(t, "--namespace="+e.NS, "--kubeconfig="+path)
 	e.Create(e.rollout(3, one, one, "0s"))

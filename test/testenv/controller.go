@@ -20,8 +20,14 @@ type Controller struct {
 // cluster with args after the flags every suite uses. It is killed when the tests end, if not
 // before.
 func (s *Suite) StartController(args ...string) (*Controller, error) {
+	return s.StartControllerBinary(filepath.Join(s.binDir, "manager"), args...)
+}
+
+// StartControllerBinary is StartController with a manager binary built elsewhere (another
+// version's).
+func (s *Suite) StartControllerBinary(binary string, args ...string) (*Controller, error) {
 	c := &Controller{Log: &testutil.Log{}}
-	c.cmd = exec.Command(filepath.Join(s.binDir, "manager"), append([]string{"--health-probe-bind-address=127.0.0.1:0", "--zap-log-level=2"}, args...)...)
+	c.cmd = exec.Command(binary, append([]string{"--health-probe-bind-address=127.0.0.1:0", "--zap-log-level=2"}, args...)...)
 	c.cmd.Env = append(os.Environ(), "KUBECONFIG="+s.Cluster.Kubeconfig)
 	c.cmd.Stdout, c.cmd.Stderr = c.Log, c.Log
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -33,6 +33,9 @@ type Options struct {
 	// client-go's.
 	ClientQPS   float32
 	ClientBurst int
+	// WithoutCRDs leaves the cluster without the project's CRDs, for tests that install them
+	// as users do.
+	WithoutCRDs bool
 }
 
 // Suite is the local cluster one test package shares, with clients of it.
@@ -51,8 +54,9 @@ type Suite struct {
 	afterTests []func() error
 }
 
-// Main starts the local cluster with the project's CRDs, builds Options.Build, calls setup,
-// runs the tests, then what setup registered with AfterTests; it returns the exit code.
+// Main starts the local cluster with the project's CRDs (unless Options.WithoutCRDs), builds
+// Options.Build, calls setup, runs the tests, then what setup registered with AfterTests; it
+// returns the exit code.
 //
 //	func TestMain(m *testing.M) {
 //		os.Exit(testenv.Main(m, testenv.Options{}, func(s *testenv.Suite) error { suite = s; return nil }))
@@ -115,8 +119,10 @@ func start(dir string, opts Options) (*Suite, error) {
 	if s.Cluster, err = cluster.Start(ctx, opts.Cluster); err != nil {
 		return s, fmt.Errorf("starting the local cluster: %w", err)
 	}
-	if err := s.Cluster.InstallCRDs(ctx, filepath.Join(root, "config", "crd")); err != nil {
-		return s, err
+	if !opts.WithoutCRDs {
+		if err := s.Cluster.InstallCRDs(ctx, filepath.Join(root, "config", "crd")); err != nil {
+			return s, err
+		}
 	}
 	config := rest.CopyConfig(s.Cluster.Config)
 	config.QPS, config.Burst = opts.ClientQPS, opts.ClientBurst

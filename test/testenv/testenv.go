@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
@@ -135,4 +136,45 @@ func (e *Env) ReplicaSets() []appsv1.ReplicaSet {
 func (e *Env) ExpectNoViolations() {
 	e.T.Helper()
 	e.G.Expect(e.Obs.Violations()).To(BeEmpty())
+}
+
+// WaitPaused waits for the Paused condition with reason and returns the Rollout.
+func (e *Env) WaitPaused(name, reason string) *stepwisev1alpha1.Rollout {
+	e.T.Helper()
+	var ro *stepwisev1alpha1.Rollout
+	e.G.Eventually(func(g Gomega) {
+		ro = e.get(g, name)
+		cond := meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionPaused)
+		g.Expect(cond).NotTo(BeNil())
+		g.Expect(cond.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(cond.Reason).To(Equal(reason))
+		g.Expect(ro.Status.ObservedGeneration).To(Equal(ro.Generation))
+	}).Should(Succeed())
+	return ro
+}
+
+// SetPodCondition sets a condition True on every pod of the namespace, as a load balancer
+// controller or a smoke test would.
+func (e *Env) SetPodCondition(conditionType string) {
+	e.T.Helper()
+	pods := &corev1.PodList{}
+	e.G.Expect(e.Client.List(e.Ctx, pods, client.InNamespace(e.NS))).To(Succeed())
+	for _, p := range pods.Items {
+		patch := []byte(`{"status":{"conditions":[{"type":"` + conditionType + `","status":"True"}]}}`)
+		e.G.Expect(client.IgnoreNotFound(e.Client.Status().Patch(e.Ctx, &p, client.RawPatch(types.StrategicMergePatchType, patch)))).To(Succeed())
+	}
+}
+
+// SignOffUntilComplete keeps setting conditionType on every pod, new ones included, until the
+// rollout of the Rollout name is complete.
+func (e *Env) SignOffUntilComplete(name, conditionType string) {
+	e.T.Helper()
+	e.G.Eventually(func(g Gomega) {
+		e.SetPodCondition(conditionType)
+		ro := e.get(g, name)
+		g.Expect(ro.Status.UpdatedReplicas).To(Equal(*ro.Spec.Replicas))
+		g.Expect(ro.Status.AvailableReplicas).To(Equal(*ro.Spec.Replicas))
+		g.Expect(ro.Status.Replicas).To(Equal(*ro.Spec.Replicas))
+	}).Should(Succeed())
+	e.WaitComplete(name)
 }

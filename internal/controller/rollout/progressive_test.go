@@ -7,7 +7,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -31,47 +30,6 @@ func (e *testEnv) changeCanary(name string, change func(*stepwisev1alpha1.Rollou
 		updated.Status.Canary = next
 		return e.Client.Status().Patch(e.Ctx, updated, client.MergeFromWithOptions(ro, client.MergeFromWithOptimisticLock{}))
 	}).Should(Succeed())
-}
-
-// setPodCondition sets a condition True on every pod of the namespace, as a load balancer
-// controller or a smoke test would.
-func (e *testEnv) setPodCondition(conditionType string) {
-	e.T.Helper()
-	pods := &corev1.PodList{}
-	e.G.Expect(e.Client.List(e.Ctx, pods, client.InNamespace(e.NS))).To(Succeed())
-	for _, p := range pods.Items {
-		patch := []byte(`{"status":{"conditions":[{"type":"` + conditionType + `","status":"True"}]}}`)
-		e.G.Expect(client.IgnoreNotFound(e.Client.Status().Patch(e.Ctx, &p, client.RawPatch(types.StrategicMergePatchType, patch)))).To(Succeed())
-	}
-}
-
-// signOffUntilComplete keeps setting conditionType on every pod, new ones included, until the
-// rollout of web is complete.
-func (e *testEnv) signOffUntilComplete(conditionType string) {
-	e.T.Helper()
-	e.G.Eventually(func(g Gomega) {
-		e.setPodCondition(conditionType)
-		ro := e.Get("web")
-		g.Expect(ro.Status.UpdatedReplicas).To(Equal(*ro.Spec.Replicas))
-		g.Expect(ro.Status.AvailableReplicas).To(Equal(*ro.Spec.Replicas))
-		g.Expect(ro.Status.Replicas).To(Equal(*ro.Spec.Replicas))
-	}).Should(Succeed())
-	e.WaitComplete("web")
-}
-
-// waitPaused waits for the Paused condition with reason and returns the Rollout.
-func (e *testEnv) waitPaused(name, reason string) *stepwisev1alpha1.Rollout {
-	e.T.Helper()
-	var ro *stepwisev1alpha1.Rollout
-	e.G.Eventually(func(g Gomega) {
-		ro = e.Get(name)
-		cond := meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionPaused)
-		g.Expect(cond).NotTo(BeNil())
-		g.Expect(cond.Status).To(Equal(metav1.ConditionTrue))
-		g.Expect(cond.Reason).To(Equal(reason))
-		g.Expect(ro.Status.ObservedGeneration).To(Equal(ro.Generation))
-	}).Should(Succeed())
-	return ro
 }
 
 // expectSizes checks the desired replicas, pods and available pods of the ReplicaSet of each
@@ -100,7 +58,7 @@ func TestCanarySteps(t *testing.T) {
 	e.Settle(ro, observe.Bounds{MaxReplicas: 13, MinAvailable: 8})
 
 	e.SetImage("web", "app:v2")
-	ro = e.waitPaused("web", stepwisev1alpha1.ReasonCanaryPauseStep)
+	ro = e.WaitPaused("web", stepwisev1alpha1.ReasonCanaryPauseStep)
 	e.G.Expect(meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionPaused).Message).To(Equal("Paused at step 1 of 3 (1 of 10 pods on the new revision), waiting for promotion"))
 	e.G.Expect(ro.Status.Canary.CurrentStep).To(BeZero())
 	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 9, "app:v2": 1}) }).Should(Succeed())
@@ -113,7 +71,7 @@ func TestCanarySteps(t *testing.T) {
 		return status.Promote(ro, false)
 	})
 	e.G.Eventually(func(g Gomega) {
-		ro := e.waitPaused("web", stepwisev1alpha1.ReasonCanaryPauseStep)
+		ro := e.WaitPaused("web", stepwisev1alpha1.ReasonCanaryPauseStep)
 		g.Expect(ro.Status.Canary.CurrentStep).To(Equal(int32(1)))
 		e.expectSizes(g, map[string]int32{"app:v1": 5, "app:v2": 5})
 	}).Should(Succeed())
@@ -139,7 +97,7 @@ func TestAbortNeverReadyCanary(t *testing.T) {
 	e.setNeverReadyImage("web", "app:bad")
 	e.G.Eventually(func(g Gomega) int32 { return e.replicaSetOf(g, "app:bad").Status.Replicas }).Should(Equal(int32(3)))
 	e.changeCanary("web", status.Abort)
-	ro = e.waitPaused("web", stepwisev1alpha1.ReasonRolloutAborted)
+	ro = e.WaitPaused("web", stepwisev1alpha1.ReasonRolloutAborted)
 	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 10, "app:bad": 0}) }).Should(Succeed())
 	_, _, err := status.View(e.Get("web"))
 	e.G.Expect(err).To(MatchError(ContainSubstring(`rollout "web" was aborted`)))
@@ -163,7 +121,7 @@ func TestPartition(t *testing.T) {
 	e.Settle(ro, observe.Bounds{MaxReplicas: 13, MinAvailable: 8})
 
 	e.SetImage("web", "app:v2")
-	ro = e.waitPaused("web", stepwisev1alpha1.ReasonPartitionReached)
+	ro = e.WaitPaused("web", stepwisev1alpha1.ReasonPartitionReached)
 	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 3, "app:v2": 7}) }).Should(Succeed())
 	e.G.Expect(meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionComplete).Status).To(Equal(metav1.ConditionFalse))
 
@@ -191,7 +149,7 @@ func TestRollbackAfterTheProgressDeadline(t *testing.T) {
 	t.Parallel() // own namespace; mostly waiting on pods
 	e := newEnv(t)
 	e.stallPastTheDeadline(stepwisev1alpha1.ProgressDeadlineActionRollback)
-	ro := e.waitPaused("web", stepwisev1alpha1.ReasonRolloutAborted)
+	ro := e.WaitPaused("web", stepwisev1alpha1.ReasonRolloutAborted)
 	e.G.Expect(meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionPaused).Message).To(ContainSubstring("the progress deadline passed (progressDeadlineAction: Rollback)"))
 	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 4, "app:bad": 0}) }).Should(Succeed())
 	e.G.Expect(e.events()).To(ContainElement("Aborted: the progress deadline passed (progressDeadlineAction: Rollback)"))
@@ -214,7 +172,7 @@ func TestPauseAfterTheProgressDeadline(t *testing.T) {
 	e := newEnv(t)
 	e.stallPastTheDeadline(stepwisev1alpha1.ProgressDeadlineActionPause)
 	e.G.Eventually(func() bool { return e.Get("web").Spec.Paused }).Should(BeTrue())
-	e.waitPaused("web", stepwisev1alpha1.ReasonRolloutPaused)
+	e.WaitPaused("web", stepwisev1alpha1.ReasonRolloutPaused)
 	e.G.Expect(e.events()).To(ContainElement("Paused: no progress for 3s (progressDeadlineAction: Pause)"))
 	e.G.Expect(e.replicaSetFor("app:v1").Status.AvailableReplicas).To(BeNumerically(">=", 3))
 	e.ExpectNoViolations()
@@ -247,7 +205,7 @@ func TestBlueGreen(t *testing.T) {
 	e.G.Eventually(func(g Gomega) { expectSelectors(g, "app:v1", "app:v1") }).Should(Succeed())
 
 	e.SetImage("web", "app:v2")
-	e.waitPaused("web", stepwisev1alpha1.ReasonAwaitingPromotion)
+	e.WaitPaused("web", stepwisev1alpha1.ReasonAwaitingPromotion)
 	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 3, "app:v2": 3}) }).Should(Succeed())
 	e.G.Consistently(func(g Gomega) { expectSelectors(g, "app:v1", "app:v2") }).Should(Succeed(), "the active Service waits for promotion")
 
@@ -307,7 +265,7 @@ func TestGatesHoldTheRollout(t *testing.T) {
 				g.Expect(st.ReadyReplicas).To(Equal(readyOf(3)))
 			}).Should(Succeed())
 			e.G.Consistently(func() int32 { return e.Get("web").Status.AvailableReplicas }).Should(BeZero(), "nobody set the gates yet")
-			e.setPodCondition(tc.gate)
+			e.SetPodCondition(tc.gate)
 			e.WaitComplete("web")
 			e.Obs.SetBounds(observe.Bounds{MaxReplicas: 4, MinAvailable: 3})
 
@@ -323,7 +281,7 @@ func TestGatesHoldTheRollout(t *testing.T) {
 				e.expectSizes(g, map[string]int32{"app:v1": 3})
 				expectNewPodGated(g)
 			}).Should(Succeed(), "no old pod goes until the new one's gate is set")
-			e.signOffUntilComplete(tc.gate)
+			e.SignOffUntilComplete("web", tc.gate)
 			e.ExpectNoViolations()
 		})
 	}
