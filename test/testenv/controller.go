@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 
 	"github.com/stepwise-dev/stepwise/internal/testutil"
@@ -20,7 +19,7 @@ type Controller struct {
 // cluster with args after the flags every suite uses. It is killed when the tests end, if not
 // before.
 func (s *Suite) StartController(args ...string) (*Controller, error) {
-	return s.StartControllerBinary(filepath.Join(s.binDir, "manager"), args...)
+	return s.StartControllerBinary(s.Binary("manager"), args...)
 }
 
 // StartControllerBinary is StartController with a manager binary built elsewhere (another

@@ -135,6 +135,9 @@ func start(dir string, opts Options) (*Suite, error) {
 	return s, nil
 }
 
+// Binary is the path of a binary Options.Build built ("manager", "kubectl-stepwise").
+func (s *Suite) Binary(name string) string { return filepath.Join(s.binDir, name) }
+
 // AfterTests registers f to run once the tests have run, the last registered first; an error
 // fails the run.
 func (s *Suite) AfterTests(f func() error) { s.afterTests = append(s.afterTests, f) }
@@ -146,10 +149,15 @@ func Build(ctx context.Context, out string, pkgs ...string) error {
 	if err != nil {
 		return err
 	}
+	return BuildIn(ctx, root, out, pkgs...)
+}
+
+// BuildIn is Build from the module in dir (another version's source tree).
+func BuildIn(ctx context.Context, dir, out string, pkgs ...string) error {
 	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-o", out}, pkgs...)...)
-	cmd.Dir = root
+	cmd.Dir = dir
 	if data, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building %s: %w\n%s", strings.Join(pkgs, " "), err, data)
+		return fmt.Errorf("building %s in %s: %w\n%s", strings.Join(pkgs, " "), dir, err, data)
 	}
 	return nil
 }
