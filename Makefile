@@ -5,6 +5,7 @@
 # (Kubernetes v1.37.0, etcd as Kubernetes pins it).
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KWOK_VERSION ?= v0.8.0
+HELM_VERSION ?= v4.3.2
 
 IMG ?= stepwise-controller:latest
 LOCALBIN := $(CURDIR)/.local/bin
@@ -12,6 +13,7 @@ CLUSTER_DIR := $(CURDIR)/.local/cluster
 LOCAL_KUBECONFIG := $(CURDIR)/.local/kubeconfig
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KWOK := $(LOCALBIN)/kwok-$(KWOK_VERSION)
+HELM := $(LOCALBIN)/helm-$(HELM_VERSION)
 # The cluster binaries are rebuilt only when the tools module's go.mod/go.sum change.
 CLUSTER_TOOLS_STAMP := $(LOCALBIN)/.cluster-tools-$(shell cat test/cluster/tools/go.mod test/cluster/tools/go.sum | sha256sum | cut -c1-16)
 # -count=1: the cluster tests read inputs Go cannot track (kubectl kustomize, the binaries).
@@ -39,10 +41,12 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRD and the ClusterRole from kubebuilder markers (the pod template's field descriptions dropped: hack/crdtrim).
+manifests: $(CONTROLLER_GEN) ## Generate the CRD and the ClusterRole from kubebuilder markers (the pod template's field descriptions dropped: hack/crdtrim), and the Helm chart's copies of them (hack/chartgen).
 	$(CONTROLLER_GEN) rbac:roleName=stepwise-controller crd:generateEmbeddedObjectMeta=true paths="./api/..." paths="./internal/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	go run ./hack/crdtrim config/crd/bases/*.yaml
+	kubectl kustomize config/crd | go run ./hack/chartgen crds > config/chart/templates/crd/crds.yaml
+	go run ./hack/chartgen rules < config/rbac/role.yaml > config/chart/templates/rbac/_controller_rules.tpl
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods of the API types.
@@ -138,10 +142,15 @@ build-installer: ## Render the single install manifest dist/install.yaml from co
 	mkdir -p dist
 	kubectl kustomize config/default > dist/install.yaml
 
+.PHONY: helm-chart
+helm-chart: $(HELM) ## Package the Helm chart (source: config/chart) into dist/stepwise-<version>.tgz.
+	mkdir -p dist
+	$(HELM) package config/chart --destination dist
+
 ##@ Tools
 
 .PHONY: tools
-tools: $(CONTROLLER_GEN) $(KWOK) $(CLUSTER_TOOLS_STAMP) ## Build controller-gen, kwok and the cluster components into .local/bin.
+tools: $(CONTROLLER_GEN) $(KWOK) $(HELM) $(CLUSTER_TOOLS_STAMP) ## Build controller-gen, kwok, helm and the cluster components into .local/bin.
 
 $(CONTROLLER_GEN):
 	mkdir -p $(LOCALBIN)
@@ -154,6 +163,13 @@ $(KWOK):
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kwok/cmd/kwok@$(KWOK_VERSION)
 	mv $(LOCALBIN)/kwok $@
 	ln -sf $(notdir $@) $(LOCALBIN)/kwok
+
+$(HELM):
+	mkdir -p $(LOCALBIN)
+	rm -f $(LOCALBIN)/helm
+	GOBIN=$(LOCALBIN) go install -trimpath -ldflags=-s helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+	mv $(LOCALBIN)/helm $@
+	ln -sf $(notdir $@) $(LOCALBIN)/helm
 
 $(CLUSTER_TOOLS_STAMP): test/cluster/tools/go.mod test/cluster/tools/go.sum
 	mkdir -p $(LOCALBIN)

@@ -53,6 +53,37 @@ func TestGeneratedFilesAreCurrent(t *testing.T) {
 	}
 }
 
+// The chart installs the CRD and grants the permissions config/ generates (hack/chartgen).
+func TestChartIsCurrent(t *testing.T) {
+	root, err := cluster.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	role, err := os.ReadFile(filepath.Join(root, "config", "rbac", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		committed string
+		template  string
+		input     []byte
+	}{
+		{"config/chart/templates/crd/crds.yaml", "crds", run(t, root, nil, "kubectl", "kustomize", "config/crd")},
+		{"config/chart/templates/rbac/_controller_rules.tpl", "rules", role},
+	} {
+		t.Run(tc.committed, func(t *testing.T) {
+			want := run(t, root, tc.input, "go", "run", "./hack/chartgen", tc.template)
+			got, err := os.ReadFile(filepath.Join(root, tc.committed))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s is stale: run `make manifests` and commit the result", tc.committed)
+			}
+		})
+	}
+}
+
 // run runs a command in dir with stdin and returns its output, failing the test on error.
 func run(t *testing.T, dir string, stdin []byte, name string, args ...string) []byte {
 	t.Helper()
