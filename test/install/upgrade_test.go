@@ -2,6 +2,7 @@ package install
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -231,21 +232,43 @@ func expectContinued(e *testenv.Env, before held) {
 	}).Should(Succeed())
 }
 
-// checkout extracts commit's tree into a directory of the test's own. It fails the test when
-// the clone lacks the commit, as a shallow one does.
+// checkout returns commit's source tree, extracted once into the user's cache directory and
+// kept there: built from the same directory again, go build finds every package in its cache
+// and only links. It fails the test when the clone lacks the commit, as a shallow one does.
 func checkout(t *testing.T, commit string) string {
 	t.Helper()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(cache, "stepwise", "source-"+commit)
+	if _, err := os.Stat(dir); err == nil {
+		return dir
+	}
 	if err := exec.Command("git", "-C", suite.Root, "cat-file", "-e", commit+"^{commit}").Run(); err != nil {
 		t.Fatalf("the upgrade starts from commit %s, which this clone lacks (%v): it needs main's history (git fetch --unshallow origin main)", commit, err)
 	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	extracting, err := os.MkdirTemp(filepath.Dir(dir), "extracting-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(extracting) // left only if the rename below fails
 	tarball := filepath.Join(t.TempDir(), "source.tar")
-	dir := t.TempDir()
 	for _, cmd := range []*exec.Cmd{
 		exec.Command("git", "-C", suite.Root, "archive", "--output="+tarball, commit),
-		exec.Command("tar", "-x", "-f", tarball, "-C", dir),
+		exec.Command("tar", "-x", "-f", tarball, "-C", extracting),
 	} {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v\n%s", cmd, err, out)
+		}
+	}
+	// Whole or not at all; a run alongside that got there first leaves the same tree.
+	if err := os.Rename(extracting, dir); err != nil {
+		if _, statErr := os.Stat(dir); statErr != nil {
+			t.Fatal(err)
 		}
 	}
 	return dir
