@@ -18,7 +18,7 @@ HELM := $(LOCALBIN)/helm-$(HELM_VERSION)
 CLUSTER_TOOLS_STAMP := $(LOCALBIN)/.cluster-tools-$(shell cat test/cluster/tools/go.mod test/cluster/tools/go.sum | sha256sum | cut -c1-16)
 # -count=1: the cluster tests read inputs Go cannot track (kubectl kustomize, the binaries).
 # -p 4: each cluster package waits on its own cluster much of the time, so running them four at
-# once keeps 2 cores busy (docs/development.md has the timings).
+# once keeps 2 cores busy.
 GO_TEST_FLAGS ?= -timeout 45m -count=1 -p 4
 BENCH_FLAGS ?=
 # Fuzz budgets as execution counts: a duration -fuzztime races Go's fuzz coordinator
@@ -82,7 +82,7 @@ bench: tools ## Benchmark Stepwise against the built-in Deployment controller (a
 
 .PHONY: test-unit
 test-unit: ## Pure packages only, no cluster.
-	go test ./internal/planner/... ./internal/revision/... ./internal/status/... ./internal/plugin/... ./test/architecture/...
+	go test ./internal/planner/... ./internal/revision/... ./internal/status/... ./internal/controller/freshness/... ./internal/plugin/... ./test/architecture/...
 
 ##@ Build
 

@@ -101,16 +101,16 @@ func (s *sim) reconcile() Plan {
 		s.rss = append(s.rss, rs)
 		s.logf("create %s with replicas %d", s.named(rs), *rs.Spec.Replicas)
 	}
+	if plan.UpdateNew != nil { // before the scales, in the reconciler's order (apply)
+		rs := s.find(plan.UpdateNew.Name)
+		rs.Annotations = plan.UpdateNew.Annotations
+	}
 	for _, step := range plan.Scale {
 		rs := s.find(step.ReplicaSet)
 		*rs.Spec.Replicas = step.To
 		rs.Generation++
 		setSizeAnnotations(rs, step.DesiredReplicas, step.MaxReplicas)
 		s.logf("scale %s %d→%d: %s", s.named(rs), step.From, step.To, step.Reason)
-	}
-	if plan.UpdateNew != nil {
-		rs := s.find(plan.UpdateNew.Name)
-		rs.Annotations = plan.UpdateNew.Annotations
 	}
 	for _, sw := range plan.Services {
 		s.selectors[sw.Service] = sw.To

@@ -75,16 +75,20 @@ func TestPromote(t *testing.T) {
 			wantErr: `rollout "web" was aborted: run 'kubectl stepwise retry' first`},
 		{name: "past the last step", objs: objects(webRollout(threeSteps, atStep(3))), args: []string{"promote", "web"},
 			wantErr: `rollout "web" is past its last canary step: nothing to promote`},
+		{name: "Recreate", objs: objects(webRollout(recreate)), args: []string{"promote", "web"},
+			wantErr: `rollout "web" uses the Recreate strategy: canary steps, abort and retry need RollingUpdate`},
 		{name: "a missing Rollout", args: []string{"promote", "web"}, wantErr: notFound},
 		{name: "no name", args: []string{"promote"}, wantErr: "exactly one ROLLOUT name is required, got 0 arguments"},
 	})
 }
 
+// recreate makes web a Recreate Rollout its controller has observed.
+func recreate(ro *stepwisev1alpha1.Rollout) {
+	ro.Spec.Strategy = stepwisev1alpha1.RolloutStrategy{Type: stepwisev1alpha1.RecreateRolloutStrategyType}
+	updated(1, 1)(ro)
+}
+
 func TestAbort(t *testing.T) {
-	recreate := func(ro *stepwisev1alpha1.Rollout) {
-		ro.Spec.Strategy = stepwisev1alpha1.RolloutStrategy{Type: stepwisev1alpha1.RecreateRolloutStrategyType}
-		updated(1, 1)(ro)
-	}
 	runVerbCases(t, []verbCase{
 		{name: "marks the canary state aborted at its step", objs: objects(webRollout(threeSteps, atStep(1))), args: []string{"abort", "web"},
 			wantOut: "rollout.stepwise.dev/web aborted\n",
@@ -103,6 +107,10 @@ func TestAbort(t *testing.T) {
 		{name: "Recreate", objs: objects(webRollout(recreate)), args: []string{"abort", "web"},
 			wantErr: `rollout "web" uses the Recreate strategy: canary steps, abort and retry need RollingUpdate`},
 		{name: "a missing Rollout", args: []string{"abort", "web"}, wantErr: notFound},
+		{name: "a generation the controller has not observed",
+			objs: objects(webRollout(threeSteps, atStep(1), func(ro *stepwisev1alpha1.Rollout) { ro.Generation = 2 })),
+			args: []string{"abort", "web"}, wantErr: `the controller has not observed generation 2 of rollout "web" yet; try again`},
+		{name: "no name", args: []string{"abort"}, wantErr: "exactly one ROLLOUT name is required, got 0 arguments"},
 	})
 }
 
@@ -115,6 +123,11 @@ func TestRetry(t *testing.T) {
 			}},
 		{name: "a rollout that is not aborted", objs: objects(webRollout(threeSteps, atStep(1))), args: []string{"retry", "web"},
 			wantErr: `rollout "web" is not aborted: nothing to retry`},
+		{name: "a generation the controller has not observed",
+			objs: objects(webRollout(threeSteps, atStep(2), aborted, func(ro *stepwisev1alpha1.Rollout) { ro.Generation = 2 })),
+			args: []string{"retry", "web"}, wantErr: `the controller has not observed generation 2 of rollout "web" yet; try again`},
+		{name: "Recreate", objs: objects(webRollout(recreate)), args: []string{"retry", "web"},
+			wantErr: `rollout "web" uses the Recreate strategy: canary steps, abort and retry need RollingUpdate`},
 		{name: "a missing Rollout", args: []string{"retry", "web"}, wantErr: notFound},
 		{name: "no name", args: []string{"retry", "web", "api"}, wantErr: "exactly one ROLLOUT name is required, got 2 arguments"},
 	})

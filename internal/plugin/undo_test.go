@@ -60,5 +60,6 @@ func TestUndo(t *testing.T) {
 		{name: "an unknown output format", objs: threeRevisions(), args: []string{"undo", "web", "--dry-run", "-o", "xml"},
 			wantErr: `unable to match a printer for output format "xml": allowed formats are json, yaml`},
 		{name: "a missing Rollout", args: []string{"undo", "web"}, wantErr: notFound},
+		{name: "no name", args: []string{"undo"}, wantErr: "exactly one ROLLOUT name is required, got 0 arguments"},
 	})
 }

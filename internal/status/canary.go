@@ -18,7 +18,10 @@ func Promote(ro *stepwisev1alpha1.Rollout, full bool) (*stepwisev1alpha1.CanaryS
 	if ro.Spec.Strategy.Type == stepwisev1alpha1.BlueGreenRolloutStrategyType {
 		steps = 1 // one pause: before the active Service switches
 	}
-	if steps == 0 {
+	switch {
+	case ro.Spec.Strategy.Type == stepwisev1alpha1.RecreateRolloutStrategyType:
+		return nil, errRecreate(ro)
+	case steps == 0:
 		return nil, fmt.Errorf("rollout %q has no canary steps to promote (a partition is lowered by editing spec.strategy.rollingUpdate.partition)", ro.Name)
 	}
 	st, err := currentCanary(ro)
@@ -94,7 +97,7 @@ func Retry(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error)
 // currentCanary is RecordedCanary once the controller has observed the current generation.
 func currentCanary(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error) {
 	if ro.Spec.Strategy.Type == stepwisev1alpha1.RecreateRolloutStrategyType {
-		return nil, fmt.Errorf("rollout %q uses the Recreate strategy: canary steps, abort and retry need RollingUpdate", ro.Name)
+		return nil, errRecreate(ro)
 	}
 	if ro.Status.ObservedGeneration < ro.Generation {
 		return nil, fmt.Errorf("the controller has not observed generation %d of rollout %q yet; try again", ro.Generation, ro.Name)
@@ -114,4 +117,9 @@ func RecordedCanary(ro *stepwisev1alpha1.Rollout) *stepwisev1alpha1.CanaryStatus
 // CurrentHash is the pod-template-hash of the Rollout's current template.
 func CurrentHash(ro *stepwisev1alpha1.Rollout) string {
 	return revision.ComputeHash(&ro.Spec.Template, ro.Status.CollisionCount)
+}
+
+// errRecreate refuses promote, abort and retry for a Recreate Rollout.
+func errRecreate(ro *stepwisev1alpha1.Rollout) error {
+	return fmt.Errorf("rollout %q uses the Recreate strategy: canary steps, abort and retry need RollingUpdate", ro.Name)
 }

@@ -71,18 +71,33 @@ func (w *Wait) Unwrap() error { return w.Cause }
 // WaitFor returns a Wait for reason; cause may be nil.
 func WaitFor(reason Reason, cause error) error { return &Wait{Reason: reason, Cause: cause} }
 
-// Settle is how a reconcile ends: each Wait among errs is logged once, at V(4) with its reason,
-// and dropped; the other errors are returned, joined.
+// Settle is how a reconcile ends: each Wait among errs is logged once, at V(4) with its
+// reason, and dropped; the other errors are returned, joined. Only an error whose chain is a
+// single Wait counts as one: a joined error that holds a Wait and a failure is a failure.
 func Settle(ctx context.Context, errs ...error) error {
 	var remaining []error
 	for _, err := range errs {
-		if w := (*Wait)(nil); errors.As(err, &w) {
-			ctrl.LoggerFrom(ctx).V(4).Info("Waiting for a fresher cache", "reason", w.Reason, "cause", w.Cause)
+		if w := waitIn(err); w != nil {
+			log := ctrl.LoggerFrom(ctx).V(4)
+			if w.Cause != nil {
+				log = log.WithValues("cause", w.Cause.Error())
+			}
+			log.Info("Deferring to a later reconcile", "reason", w.Reason)
 			continue
 		}
 		remaining = append(remaining, err)
 	}
 	return errors.Join(remaining...)
+}
+
+// waitIn returns the Wait that err is, or wraps through single-error wrapping, or nil.
+func waitIn(err error) *Wait {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if w, ok := err.(*Wait); ok {
+			return w
+		}
+	}
+	return nil
 }
 
 // Tracker remembers the controller's own last writes, to recognize a cache still behind them.

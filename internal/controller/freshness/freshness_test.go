@@ -39,6 +39,8 @@ func TestCheckRollout(t *testing.T) {
 		return testutil.Rollout("web").Namespace("ns").Steps(stepwisev1alpha1.CanaryStep{Replicas: intstr.FromString("20%")}).Obj()
 	}
 	blueGreen := stepwisev1alpha1.BlueGreenStrategy{ActiveService: "active", PreviewService: "preview"}
+	abortedWithoutSteps := testutil.Rollout("web").Namespace("ns").Obj()
+	abortedWithoutSteps.Status.Canary = &stepwisev1alpha1.CanaryStatus{Aborted: true}
 	for _, tc := range []struct {
 		name    string
 		cached  *stepwisev1alpha1.Rollout
@@ -51,6 +53,7 @@ func TestCheckRollout(t *testing.T) {
 		{name: "steps, cache current", cached: canary(), stored: true},
 		{name: "steps, cache behind", cached: canary(), stored: true, bump: true, want: RolloutBehindAPIServer},
 		{name: "steps, already deleted", cached: canary(), want: RolloutBehindAPIServer},
+		{name: "no steps, but canary state recorded (an abort), cache behind", cached: abortedWithoutSteps, stored: true, bump: true, want: RolloutBehindAPIServer},
 		{name: "blue-green, cache behind", cached: testutil.Rollout("web").Namespace("ns").BlueGreen(blueGreen).Obj(), stored: true, bump: true, want: RolloutBehindAPIServer},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,6 +132,7 @@ func TestCheckStatusWrite(t *testing.T) {
 		{name: "a condition moved: written even with counts pending", after: conditionMoved, countsPending: true},
 		{name: "computed from the version the last status write replaced", after: conditionMoved, replaced: "10", want: StatusFromReplacedRollout},
 		{name: "computed from a newer version than the last write replaced", after: conditionMoved, replaced: "9"},
+		{name: "counts pending is decided first", after: countsMoved, countsPending: true, replaced: "10", want: CountsPending},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
@@ -179,14 +183,16 @@ func TestSettle(t *testing.T) {
 	}{
 		{name: "nothing to say", errs: []error{nil, nil}},
 		{name: "a wait in the reconcile", errs: []error{WaitFor(ReplicaSetBehindOwnScale, nil), nil},
-			wantLogs: []string{`"level"=4 "msg"="Waiting for a fresher cache" "reason"="ReplicaSetBehindOwnScale" "cause"=null`}},
+			wantLogs: []string{`"level"=4 "msg"="Deferring to a later reconcile" "reason"="ReplicaSetBehindOwnScale"`}},
 		{name: "a wrapped wait and a status conflict", errs: []error{fmt.Errorf("applying: %w", WaitFor(NewReplicaSetNotCached, nil)), WaitFor(StatusConflict, conflict)},
 			wantLogs: []string{
-				`"level"=4 "msg"="Waiting for a fresher cache" "reason"="NewReplicaSetNotCached" "cause"=null`,
-				`"level"=4 "msg"="Waiting for a fresher cache" "reason"="StatusConflict" "cause"="Operation cannot be fulfilled on rollouts.stepwise.dev \"web\": stale"`,
+				`"level"=4 "msg"="Deferring to a later reconcile" "reason"="NewReplicaSetNotCached"`,
+				`"level"=4 "msg"="Deferring to a later reconcile" "cause"="Operation cannot be fulfilled on rollouts.stepwise.dev \"web\": stale" "reason"="StatusConflict"`,
 			}},
 		{name: "a real failure is kept beside a wait", errs: []error{failure, WaitFor(CountsPending, nil)}, wantErr: failure,
-			wantLogs: []string{`"level"=4 "msg"="Waiting for a fresher cache" "reason"="CountsPending" "cause"=null`}},
+			wantLogs: []string{`"level"=4 "msg"="Deferring to a later reconcile" "reason"="CountsPending"`}},
+		{name: "a failure joined with a wait is a failure", errs: []error{errors.Join(WaitFor(NamespaceTerminating, nil), failure)},
+			wantErr: failure},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)

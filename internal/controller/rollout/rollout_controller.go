@@ -85,10 +85,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	snap, err := r.snapshot(ctx, ro, now)
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("building snapshot: %w", err)
 	}
 	if request, ok := rollbackRequest(ro); ok {
 		return ctrl.Result{}, r.rollback(ctx, ro, snap, request) // the spec change brings us back
+	}
+	if snap, err = r.gateAvailability(ctx, ro, snap); err != nil {
+		return ctrl.Result{}, err
 	}
 	plan, err := planner.For(snap)
 	if err != nil {

@@ -20,8 +20,7 @@ import (
 // ReplicaSets from the cache, adopting matching orphans and releasing its own that no longer
 // match (ControllerRef semantics; ReplicaSets controlled by anything else are never touched),
 // splits them into the new one and the old ones, and waits while the cache is behind the
-// controller's own scales. It adds what the Services of a blue-green strategy select, and
-// the pods' progress gates.
+// controller's own scales. It adds what the Services of a blue-green strategy select.
 func (r *Reconciler) snapshot(ctx context.Context, ro *stepwisev1alpha1.Rollout, now time.Time) (planner.Snapshot, error) {
 	var candidates []appsv1.ReplicaSet
 	for _, key := range []string{string(ro.UID), orphanKey} {
@@ -76,7 +75,7 @@ func (r *Reconciler) snapshot(ctx context.Context, ro *stepwisev1alpha1.Rollout,
 			return planner.Snapshot{}, err
 		}
 	}
-	return r.gateAvailability(ctx, ro, snap)
+	return snap, nil
 }
 
 // selectedHash is the pod-template-hash a Service selects ("" when it selects none, or for

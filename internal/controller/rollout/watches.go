@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -65,7 +66,11 @@ func (r *Reconciler) gatedRolloutForPod(ctx context.Context, pod client.Object) 
 		return nil
 	}
 	gated := &stepwisev1alpha1.RolloutList{}
-	if err := r.List(ctx, gated, client.InNamespace(pod.GetNamespace()), client.MatchingFields{progressGatesIndex: "true"}); err != nil || len(gated.Items) == 0 {
+	if err := r.List(ctx, gated, client.InNamespace(pod.GetNamespace()), client.MatchingFields{progressGatesIndex: "true"}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing Rollouts with progress gates for a pod", "Pod", klog.KObj(pod))
+		return nil
+	}
+	if len(gated.Items) == 0 {
 		return nil
 	}
 	rs := &appsv1.ReplicaSet{}
@@ -94,7 +99,7 @@ func (r *Reconciler) rolloutsForReplicaSet(ctx context.Context, obj client.Objec
 	}
 	rollouts := &stepwisev1alpha1.RolloutList{}
 	if err := r.List(ctx, rollouts, client.InNamespace(obj.GetNamespace())); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Listing Rollouts for an orphaned ReplicaSet", "ReplicaSet", client.ObjectKeyFromObject(obj))
+		ctrl.LoggerFrom(ctx).Error(err, "Listing Rollouts for an orphaned ReplicaSet", "ReplicaSet", klog.KObj(obj))
 		return nil
 	}
 	var requests []reconcile.Request
