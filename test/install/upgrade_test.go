@@ -232,16 +232,12 @@ func expectContinued(e *testenv.Env, before held) {
 	}).Should(Succeed())
 }
 
-// checkout returns commit's source tree, extracted once into the user's cache directory and
-// kept there: built from the same directory again, go build finds every package in its cache
-// and only links. It fails the test when the clone lacks the commit, as a shallow one does.
+// checkout returns commit's source tree, extracted once into the checkout's .local/ and kept
+// there: built from the same directory again, go build finds every package in its cache and
+// only links. It fails the test when the clone lacks the commit, as a shallow one does.
 func checkout(t *testing.T, commit string) string {
 	t.Helper()
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(cache, "stepwise", "source-"+commit)
+	dir := filepath.Join(suite.Root, ".local", "upgrade", "source-"+commit)
 	if _, err := os.Stat(dir); err == nil {
 		return dir
 	}

@@ -157,11 +157,16 @@ func (e *Env) WaitPaused(name, reason string) *stepwisev1alpha1.Rollout {
 // controller or a smoke test would.
 func (e *Env) SetPodCondition(conditionType string) {
 	e.T.Helper()
+	e.setPodCondition(e.G, conditionType)
+}
+
+// setPodCondition is SetPodCondition reporting to g, so that Eventually can retry it.
+func (e *Env) setPodCondition(g Gomega, conditionType string) {
 	pods := &corev1.PodList{}
-	e.G.Expect(e.Client.List(e.Ctx, pods, client.InNamespace(e.NS))).To(Succeed())
+	g.Expect(e.Client.List(e.Ctx, pods, client.InNamespace(e.NS))).To(Succeed())
 	for _, p := range pods.Items {
 		patch := []byte(`{"status":{"conditions":[{"type":"` + conditionType + `","status":"True"}]}}`)
-		e.G.Expect(client.IgnoreNotFound(e.Client.Status().Patch(e.Ctx, &p, client.RawPatch(types.StrategicMergePatchType, patch)))).To(Succeed())
+		g.Expect(client.IgnoreNotFound(e.Client.Status().Patch(e.Ctx, &p, client.RawPatch(types.StrategicMergePatchType, patch)))).To(Succeed())
 	}
 }
 
@@ -170,7 +175,7 @@ func (e *Env) SetPodCondition(conditionType string) {
 func (e *Env) SignOffUntilComplete(name, conditionType string) {
 	e.T.Helper()
 	e.G.Eventually(func(g Gomega) {
-		e.SetPodCondition(conditionType)
+		e.setPodCondition(g, conditionType)
 		ro := e.get(g, name)
 		g.Expect(ro.Status.UpdatedReplicas).To(Equal(*ro.Spec.Replicas))
 		g.Expect(ro.Status.AvailableReplicas).To(Equal(*ro.Spec.Replicas))
