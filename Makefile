@@ -2,10 +2,10 @@
 # `make help` lists the targets.
 
 # Tool versions. The cluster components' versions live in test/cluster/tools/go.mod
-# (Kubernetes v1.37.0, etcd as Kubernetes pins it).
+# (Kubernetes v1.37.0, etcd as Kubernetes pins it); helm's in go.mod, whose `tool` it is, so
+# that it builds from the packages the controller's build has already compiled.
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KWOK_VERSION ?= v0.8.0
-HELM_VERSION ?= v4.3.2
 
 IMG ?= stepwise-controller:latest
 LOCALBIN := $(CURDIR)/.local/bin
@@ -13,7 +13,7 @@ CLUSTER_DIR := $(CURDIR)/.local/cluster
 LOCAL_KUBECONFIG := $(CURDIR)/.local/kubeconfig
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KWOK := $(LOCALBIN)/kwok-$(KWOK_VERSION)
-HELM := $(LOCALBIN)/helm-$(HELM_VERSION)
+HELM := $(LOCALBIN)/helm-$(shell awk '$$1 == "helm.sh/helm/v4" {print $$2}' go.mod)
 # The cluster binaries are rebuilt only when the tools module's go.mod/go.sum change.
 CLUSTER_TOOLS_STAMP := $(LOCALBIN)/.cluster-tools-$(shell cat test/cluster/tools/go.mod test/cluster/tools/go.sum | sha256sum | cut -c1-16)
 # -count=1: the cluster tests read inputs Go cannot track (kubectl kustomize, the binaries).
@@ -164,11 +164,10 @@ $(KWOK):
 	mv $(LOCALBIN)/kwok $@
 	ln -sf $(notdir $@) $(LOCALBIN)/kwok
 
-$(HELM):
+$(HELM): go.mod
 	mkdir -p $(LOCALBIN)
-	rm -f $(LOCALBIN)/helm
-	GOBIN=$(LOCALBIN) go install -trimpath -ldflags=-s helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
-	mv $(LOCALBIN)/helm $@
+	rm -f $(LOCALBIN)/helm $(LOCALBIN)/helm-*
+	go build -ldflags=-s -o $@ helm.sh/helm/v4/cmd/helm
 	ln -sf $(notdir $@) $(LOCALBIN)/helm
 
 $(CLUSTER_TOOLS_STAMP): test/cluster/tools/go.mod test/cluster/tools/go.sum
