@@ -14,6 +14,9 @@ LOCAL_KUBECONFIG := $(CURDIR)/.local/kubeconfig
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KWOK := $(LOCALBIN)/kwok-$(KWOK_VERSION)
 HELM := $(LOCALBIN)/helm-$(shell awk '$$1 == "helm.sh/helm/v4" {print $$2}' go.mod)
+# The Prometheus server of the analysis tests has a tools module of its own, so that its
+# dependencies stay out of go.mod; it is rebuilt only when its pinned version changes.
+PROMETHEUS := $(LOCALBIN)/prometheus-$(shell awk '$$1 == "github.com/prometheus/prometheus" {print $$2}' test/prometheus/tools/go.mod)
 # The cluster binaries are rebuilt only when the tools module's go.mod/go.sum change.
 CLUSTER_TOOLS_STAMP := $(LOCALBIN)/.cluster-tools-$(shell cat test/cluster/tools/go.mod test/cluster/tools/go.sum | sha256sum | cut -c1-16)
 # -count=1: the cluster tests read inputs Go cannot track (kubectl kustomize, the binaries).
@@ -150,7 +153,10 @@ helm-chart: $(HELM) ## Package the Helm chart (source: config/chart) into dist/s
 ##@ Tools
 
 .PHONY: tools
-tools: $(CONTROLLER_GEN) $(KWOK) $(HELM) $(CLUSTER_TOOLS_STAMP) ## Build controller-gen, kwok, helm and the cluster components into .local/bin.
+tools: $(CONTROLLER_GEN) $(KWOK) $(HELM) $(CLUSTER_TOOLS_STAMP) $(PROMETHEUS) ## Build controller-gen, kwok, helm, the cluster components and Prometheus into .local/bin.
+
+.PHONY: prometheus
+prometheus: $(PROMETHEUS) ## Build the Prometheus server of the analysis tests into .local/bin.
 
 $(CONTROLLER_GEN):
 	mkdir -p $(LOCALBIN)
@@ -175,3 +181,11 @@ $(CLUSTER_TOOLS_STAMP): test/cluster/tools/go.mod test/cluster/tools/go.sum
 	cd test/cluster/tools && go build -trimpath -ldflags=-s -o $(LOCALBIN)/ ./...
 	rm -f $(LOCALBIN)/.cluster-tools-*
 	touch $@
+
+# remove_all_sd leaves out every service discovery but file and HTTP, and the clients they
+# compile: the tests scrape static targets, and a cold build is much shorter without them.
+$(PROMETHEUS):
+	mkdir -p $(LOCALBIN)
+	rm -f $(LOCALBIN)/prometheus $(LOCALBIN)/prometheus-*
+	cd test/prometheus/tools && go build -trimpath -ldflags=-s -tags remove_all_sd -o $@ github.com/prometheus/prometheus/cmd/prometheus
+	ln -sf $(notdir $@) $(LOCALBIN)/prometheus
