@@ -72,6 +72,20 @@ const (
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonReplicaSetCreateError: creating the ReplicaSet of the new revision failed.
 	ReasonReplicaSetCreateError = "ReplicaSetCreateError"
+	// ReasonInconclusiveAnalysis: Paused=True, an analysis ended Inconclusive (or with more
+	// measurement errors in a row than allowed); promote goes on, abort goes back.
+	ReasonInconclusiveAnalysis = "InconclusiveAnalysis"
+	// ReasonInvalidAnalysis: Paused=True, an analysis could not start (a missing template or
+	// argument, a condition that does not compile); fix it, then retry or promote.
+	ReasonInvalidAnalysis = "InvalidAnalysis"
+)
+
+// Reasons of the events about analysis; AnalysisFailed is also the abort reason's prefix.
+const (
+	EventAnalysisRunning      = "AnalysisRunning"
+	EventAnalysisSuccessful   = "AnalysisSuccessful"
+	EventAnalysisFailed       = "AnalysisFailed"
+	EventAnalysisInconclusive = "AnalysisInconclusive"
 )
 
 // Labels and annotations the controller reads and writes.
@@ -93,4 +107,10 @@ const (
 	RollbackRequestAnnotation = "stepwise.dev/rollback-to"
 	// PodTemplateHashLabel tells the ReplicaSets of one Rollout apart.
 	PodTemplateHashLabel = "pod-template-hash"
+	// AnalysisPointLabel says where in a rollout an AnalysisRun belongs: "step-N" (N counted
+	// from 1) or "background".
+	AnalysisPointLabel = "stepwise.dev/analysis"
+	// AnalysisAttemptLabel is the rollout attempt (status.canary.attempt) an AnalysisRun
+	// belongs to.
+	AnalysisAttemptLabel = "stepwise.dev/attempt"
 )

@@ -213,6 +213,19 @@ type RollingUpdateRollout struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=32
 	Steps []CanaryStep `json:"steps,omitempty"`
+
+	// An analysis that runs beside the rollout of each new revision but the first, from
+	// startingStep (or the start) until it completes; a failure at any point aborts it.
+	// +optional
+	Analysis *BackgroundAnalysis `json:"analysis,omitempty"`
+}
+
+// GetAnalysis returns the background analysis; none when ru is nil.
+func (ru *RollingUpdateRollout) GetAnalysis() *BackgroundAnalysis {
+	if ru == nil {
+		return nil
+	}
+	return ru.Analysis
 }
 
 // GetSteps returns the canary steps; none when ru is nil.
@@ -223,14 +236,23 @@ func (ru *RollingUpdateRollout) GetSteps() []CanaryStep {
 	return ru.Steps
 }
 
-// CanaryStep is one stage of a canary rollout.
+// CanaryStep is one stage of a canary rollout: the new revision's pods reach the step's
+// number, then its analysis runs, then its pause.
+// +kubebuilder:validation:XValidation:rule="has(self.replicas) || has(self.pause) || has(self.analysis)",message="a step needs replicas, pause or analysis",reason=FieldValueRequired
 type CanaryStep struct {
 	// Pods on the new revision at this step: an absolute number or a percentage of desired
 	// pods (at most 100%), rounded up. A step never has fewer pods than the steps before it.
+	// Absent: as many as the step before (none before the first).
+	// +optional
 	// +kubebuilder:validation:XIntOrString
 	// +kubebuilder:validation:MaxLength=12
 	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 0 : self.matches('^(100|[1-9]?[0-9])%$')",message="must be a non-negative integer or a percentage from 0% to 100%, like 25%"
-	Replicas intstr.IntOrString `json:"replicas"`
+	Replicas *intstr.IntOrString `json:"replicas,omitempty"`
+
+	// Run an analysis once the step's pods are available, and go on only when it succeeds:
+	// a failure aborts the rollout, an inconclusive result pauses it until promoted.
+	// +optional
+	Analysis *RolloutAnalysis `json:"analysis,omitempty"`
 
 	// Pause once the step is reached (its pods available): without durationSeconds until
 	// promoted (kubectl stepwise promote), with it for that long. Absent: go on at once.
@@ -274,6 +296,21 @@ type CanaryStatus struct {
 	// Who or what aborted the rollout.
 	// +optional
 	AbortReason string `json:"abortReason,omitempty"`
+
+	// How many times retry started this revision's rollout over; the analysis runs of an
+	// earlier attempt are not looked at again.
+	// +optional
+	Attempt int32 `json:"attempt,omitempty"`
+
+	// The analysis point ("step-N" or "background") whose inconclusive or invalid run pauses
+	// the rollout.
+	// +optional
+	PausedAnalysis string `json:"pausedAnalysis,omitempty"`
+
+	// Background analyses a person promoted past (kubectl stepwise promote) in this attempt.
+	// +optional
+	// +listType=set
+	PromotedAnalyses []string `json:"promotedAnalyses,omitempty"`
 }
 
 // RolloutStatus is the observed state of a Rollout. Its counters mean what a DeploymentStatus's

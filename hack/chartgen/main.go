@@ -62,9 +62,9 @@ const (
 // crds wraps the CRDs (kubectl kustomize's output, documents separated by "---") in the chart's
 // crd.enable switch.
 func crds(in []byte) ([]byte, error) {
-	if bytes.Contains(in, []byte("{{")) {
-		return nil, errors.New("the CRDs contain {{, which Helm would read as a template action")
-	}
+	// Descriptions show analysis arguments as {{args.NAME}}: Helm must print those braces,
+	// not read them as a template action.
+	in = bytes.ReplaceAll(in, []byte("{{"), []byte(`{{ "{{" }}`))
 	var out bytes.Buffer
 	fmt.Fprintf(&out, header, "config/crd")
 	out.WriteString("{{- if .Values.crd.enable }}\n")

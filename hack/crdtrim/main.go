@@ -1,5 +1,5 @@
 // Command crdtrim drops the field descriptions inside a CRD's embedded pod template
-// (spec.template), which are the Deployment's and documented upstream, so that the CRD fits
+// (spec.template) and job metrics' Job specs, which are documented upstream, so that a CRD fits
 // in the last-applied-configuration annotation of a client-side `kubectl apply`. Stepwise's
 // own fields keep their descriptions (kubectl explain), and every validation rule is kept.
 //
@@ -77,23 +77,49 @@ func trim(in []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// trimTemplates drops the descriptions below spec.template in every version's schema; the
-// template's own description stays.
+// trimTemplates drops the descriptions below every embedded upstream type in every version's
+// schema: a Rollout's pod template (spec.template) and a job metric's Job spec
+// (provider.job.spec, wherever metrics are). The embedded field's own description stays.
 func trimTemplates(crd map[string]any) error {
 	spec, _ := crd["spec"].(map[string]any)
 	versions, _ := spec["versions"].([]any)
 	for _, v := range versions {
-		template, ok := lookup(v, "schema", "openAPIV3Schema", "properties", "spec", "properties", "template").(map[string]any)
+		root, ok := lookup(v, "schema", "openAPIV3Schema").(map[string]any)
 		if !ok {
-			continue // a CRD without an embedded pod template
+			continue
 		}
-		for key, value := range template {
-			if key != "description" {
-				dropDescriptions(value)
-			}
+		if template, ok := lookup(root, "properties", "spec", "properties", "template").(map[string]any); ok {
+			dropBelow(template)
 		}
+		trimJobSpecs(root)
 	}
 	return nil
+}
+
+// trimJobSpecs finds the job metrics' Job specs below node.
+func trimJobSpecs(node any) {
+	switch n := node.(type) {
+	case map[string]any:
+		if jobSpec, ok := lookup(n, "properties", "job", "properties", "spec").(map[string]any); ok {
+			dropBelow(jobSpec)
+		}
+		for _, value := range n {
+			trimJobSpecs(value)
+		}
+	case []any:
+		for _, value := range n {
+			trimJobSpecs(value)
+		}
+	}
+}
+
+// dropBelow drops the descriptions inside a field's schema, keeping the field's own.
+func dropBelow(field map[string]any) {
+	for key, value := range field {
+		if key != "description" {
+			dropDescriptions(value)
+		}
+	}
 }
 
 func lookup(node any, path ...string) any {

@@ -116,6 +116,7 @@ func Resolve(ro *stepwisev1alpha1.Rollout) (Params, error) {
 //
 //	replicas 10, partition "25%" → 3 pods stay old (2.5 rounded up)
 //	replicas 10, steps 1, "50%", "30%" → 1, 5, 5 (a step never goes below an earlier one)
+//	replicas 10, steps "20%", analysis, 100% → 2, 2, 10 (a step without replicas keeps the count)
 func (p *Params) resolveProgressive(ru *stepwisev1alpha1.RollingUpdateRollout) error {
 	var err error
 	if p.Partition, err = podsOfReplicas(ru.Partition, p.Replicas, "spec.strategy.rollingUpdate.partition"); err != nil {
@@ -124,7 +125,10 @@ func (p *Params) resolveProgressive(ru *stepwisev1alpha1.RollingUpdateRollout) e
 	previous := int32(0)
 	for i, step := range ru.Steps {
 		field := fmt.Sprintf("spec.strategy.rollingUpdate.steps[%d]", i)
-		target, err := podsOfReplicas(&step.Replicas, p.Replicas, field+".replicas")
+		if step.Replicas == nil && step.Pause == nil && step.Analysis == nil {
+			return invalid(field, "a step needs replicas, pause or analysis")
+		}
+		target, err := podsOfReplicas(step.Replicas, p.Replicas, field+".replicas")
 		if err != nil {
 			return err
 		}
@@ -133,6 +137,9 @@ func (p *Params) resolveProgressive(ru *stepwisev1alpha1.RollingUpdateRollout) e
 		}
 		previous = max(previous, target)
 		p.StepTargets = append(p.StepTargets, previous)
+	}
+	if bg := ru.Analysis; bg != nil && bg.StartingStep != nil && int(*bg.StartingStep) > len(ru.Steps) {
+		return invalid("spec.strategy.rollingUpdate.analysis.startingStep", "must be at most the number of steps (%d), got %d", len(ru.Steps), *bg.StartingStep)
 	}
 	return nil
 }

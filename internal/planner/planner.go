@@ -31,6 +31,8 @@ type Snapshot struct {
 	// ActiveHash and PreviewHash are the pod-template-hash a BlueGreen Rollout's active and
 	// preview Services select ("" when none).
 	ActiveHash, PreviewHash string
+	// AnalysisRuns are the Rollout's AnalysisRuns.
+	AnalysisRuns []*stepwisev1alpha1.AnalysisRun
 }
 
 // All returns the old ReplicaSets and the new one, when there is one.
@@ -77,6 +79,12 @@ type Plan struct {
 	Services []ServiceSwitch
 	// BlueGreen is the scale-down window to record.
 	BlueGreen *stepwisev1alpha1.BlueGreenStatus
+	// StartAnalysis are the analysis runs to create; StopAnalysis those to terminate.
+	StartAnalysis []AnalysisStart
+	StopAnalysis  []AnalysisStop
+	// AbortEvent is the reason of the event that reports an abort this plan decided
+	// (EventAnalysisFailed), or "".
+	AbortEvent string
 }
 
 // ScaleStep sets a ReplicaSet's replicas and records the Rollout's size on it.
@@ -128,6 +136,7 @@ func For(s Snapshot) (Plan, error) {
 		p.plan.BlueGreen = nil
 		p.rolling()
 	}
+	p.stopAnalyses()
 	return p.result(), nil
 }
 
@@ -143,10 +152,15 @@ type planning struct {
 	// target is how many pods the new revision may have now: replicas, unless a canary
 	// step, a partition or an abort keeps some on older revisions.
 	target int32
+	// progressPlanned is set once planProgress decided where the rollout stands, so that the
+	// analysis runs it did not ask for may be stopped.
+	progressPlanned bool
+	// wantedAnalysis are the analysis points planProgress looked at.
+	wantedAnalysis map[string]bool
 }
 
 func newPlanning(s Snapshot, params Params) *planning {
-	p := &planning{s: s, params: params, target: params.Replicas,
+	p := &planning{s: s, params: params, target: params.Replicas, wantedAnalysis: map[string]bool{},
 		plan: Plan{Params: params, Canary: s.Rollout.Status.Canary.DeepCopy(), BlueGreen: s.Rollout.Status.BlueGreen.DeepCopy()}}
 	if s.New != nil {
 		p.newRS = s.New.DeepCopy()

@@ -308,10 +308,10 @@ func TestInvalidSpecsNameTheField(t *testing.T) {
 			ro.Spec.Strategy.RollingUpdate.Partition = ptr.To(intstr.FromString("150%"))
 		}, "spec.strategy.rollingUpdate.partition"},
 		{"negative step", func(ro *stepwisev1alpha1.Rollout) {
-			ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{{Replicas: intstr.FromInt32(1)}, {Replicas: intstr.FromInt32(-1)}}
+			ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{{Replicas: ptr.To(intstr.FromInt32(1))}, {Replicas: ptr.To(intstr.FromInt32(-1))}}
 		}, "spec.strategy.rollingUpdate.steps[1].replicas"},
 		{"negative pause", func(ro *stepwisev1alpha1.Rollout) {
-			ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{{Replicas: intstr.FromInt32(1), Pause: &stepwisev1alpha1.CanaryPause{DurationSeconds: ptr.To[int32](-5)}}}
+			ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{{Replicas: ptr.To(intstr.FromInt32(1)), Pause: &stepwisev1alpha1.CanaryPause{DurationSeconds: ptr.To[int32](-5)}}}
 		}, "spec.strategy.rollingUpdate.steps[0].pause.durationSeconds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -40,6 +40,7 @@ type sim struct {
 	readyDelay int
 	syncChance float64
 	neverReady map[string]bool   // images whose pods never become ready
+	runs       []*stepwisev1alpha1.AnalysisRun // the analysis runs the plans started
 	selectors  map[string]string // Service name → the pod-template-hash it selects
 	resized    bool              // the bounds of the size the rollout started at no longer hold
 	hold       string            // the last plan's Hold, logged when it changes
@@ -83,6 +84,9 @@ func (s *sim) snapshot() Snapshot {
 	if bg := s.ro.Spec.Strategy.BlueGreen; bg != nil {
 		snap.ActiveHash, snap.PreviewHash = s.selectors[bg.ActiveService], s.selectors[bg.PreviewService]
 	}
+	for _, run := range s.runs {
+		snap.AnalysisRuns = append(snap.AnalysisRuns, run.DeepCopy())
+	}
 	return snap
 }
 
@@ -116,6 +120,7 @@ func (s *sim) reconcile() Plan {
 		s.selectors[sw.Service] = sw.To
 		s.logf("switch Service %s from %s to %s", sw.Service, s.imageOfHash(sw.From), s.imageOfHash(sw.To))
 	}
+	s.applyAnalysis(plan)
 	for _, d := range plan.Delete {
 		s.logf("delete %s", s.named(d))
 		s.rss = slices.DeleteFunc(s.rss, func(rs *appsv1.ReplicaSet) bool { return rs.Name == d.Name })
@@ -281,8 +286,60 @@ func (s *sim) abort() {
 
 // retry does what kubectl stepwise retry does.
 func (s *sim) retry() {
-	s.ro.Status.Canary.Aborted, s.ro.Status.Canary.CurrentStep = false, 0
+	next, err := status.Retry(s.ro)
+	if err != nil {
+		s.fail("retry: %v", err)
+	}
+	s.ro.Status.Canary = next
 	s.logf("retry")
+}
+
+// applyAnalysis starts the runs a plan starts (Running, as the AnalysisRun controller
+// leaves them) and terminates those it stops, as the reconciler and that controller do.
+func (s *sim) applyAnalysis(plan Plan) {
+	for _, start := range plan.StartAnalysis {
+		run := &stepwisev1alpha1.AnalysisRun{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%s-%d", s.image(), start.Point, start.Attempt), Labels: map[string]string{
+				stepwisev1alpha1.AnalysisPointLabel:   start.Point,
+				stepwisev1alpha1.AnalysisAttemptLabel: fmt.Sprint(start.Attempt),
+				stepwisev1alpha1.PodTemplateHashLabel: revision.ComputeHash(&s.ro.Spec.Template, nil),
+			}},
+			Spec:   stepwisev1alpha1.AnalysisRunSpec{Metrics: []stepwisev1alpha1.Metric{{Name: "m"}}},
+			Status: stepwisev1alpha1.AnalysisRunStatus{Phase: stepwisev1alpha1.AnalysisPhaseRunning},
+		}
+		s.runs = append(s.runs, run)
+		s.logf("start analysis %s", run.Name)
+	}
+	for _, stop := range plan.StopAnalysis {
+		run := s.run(stop.Run.Name)
+		run.Spec.Terminate, run.Status.Phase = true, stepwisev1alpha1.AnalysisPhaseSuccessful
+		s.logf("stop analysis %s: %s", run.Name, stop.Reason)
+	}
+}
+
+// run is the analysis run called name (failing the test when there is none).
+func (s *sim) run(name string) *stepwisev1alpha1.AnalysisRun {
+	for _, run := range s.runs {
+		if run.Name == name {
+			return run
+		}
+	}
+	s.fail("no analysis run %s", name)
+	return nil
+}
+
+// endAnalysis ends a run with phase, as the AnalysisRun controller would.
+func (s *sim) endAnalysis(name string, phase stepwisev1alpha1.AnalysisPhase) {
+	run := s.run(name)
+	run.Status.Phase, run.Status.Message = phase, fmt.Sprintf(`metric "m" %s: measured 0.5`, phase)
+	s.logf("analysis %s ends %s", name, phase)
+}
+
+// hasRun reports whether an analysis run called name was started.
+func (s *sim) hasRun(name string) func() bool {
+	return func() bool {
+		return slices.ContainsFunc(s.runs, func(run *stepwisev1alpha1.AnalysisRun) bool { return run.Name == name })
+	}
 }
 
 // sizes are the desired replicas per image, e.g. "v1=9 v2=1".

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/analysis"
 	"github.com/stepwise-dev/stepwise/internal/status"
 )
 
@@ -23,12 +24,11 @@ func (p *planning) planProgress() {
 	maxNew := params.Replicas - params.Partition
 	p.target = maxNew
 	p.plan.Canary = nil
+	p.progressPlanned = true
+	state.PausedAnalysis = "" // set again below while an analysis holds the rollout
 	switch {
 	case state.Aborted:
-		p.target = 0
-		p.plan.Canary = state
-		p.plan.Hold = &status.Hold{Reason: stepwisev1alpha1.ReasonRolloutAborted,
-			Message: fmt.Sprintf("Rollout aborted (%s): the new revision is scaled down and the stable revision holds every pod; retry or change the template to go on", state.AbortReason)}
+		p.abort(state)
 		return
 	case len(p.oldRSs) == 0 || params.Replicas == 0:
 		// The first revision (or no pods at all): there is nothing to step from or keep.
@@ -44,6 +44,13 @@ func (p *planning) planProgress() {
 		target := min(params.StepTargets[i], maxNew)
 		p.target = target
 		if !p.reached(target) {
+			break
+		}
+		if check := steps[i].Analysis; check != nil && !p.analysisPassed(state, analysis.StepPoint(i), check) {
+			if state.Aborted {
+				p.abort(state)
+				return
+			}
 			break
 		}
 		pause := steps[i].Pause
@@ -75,9 +82,24 @@ func (p *planning) planProgress() {
 				Message: fmt.Sprintf("%d of %d pods run the new revision; the partition keeps %d on older revisions", maxNew, params.Replicas, params.Partition)}
 		}
 	}
-	if len(steps) > 0 {
+	if bg := ro.Spec.Strategy.RollingUpdate.GetAnalysis(); bg != nil {
+		if p.backgroundAnalysis(state, bg); state.Aborted {
+			p.abort(state)
+			return
+		}
+	}
+	if len(steps) > 0 || ro.Spec.Strategy.RollingUpdate.GetAnalysis() != nil {
 		p.plan.Canary = state
 	}
+}
+
+// abort holds an aborted rollout: the new revision scaled down, the stable one holding every
+// pod.
+func (p *planning) abort(state *stepwisev1alpha1.CanaryStatus) {
+	p.target = 0
+	p.plan.Canary = state
+	p.plan.Hold = &status.Hold{Reason: stepwisev1alpha1.ReasonRolloutAborted,
+		Message: fmt.Sprintf("Rollout aborted (%s): the new revision is scaled down and the stable revision holds every pod; retry or change the template to go on", state.AbortReason)}
 }
 
 // canaryState is the recorded state when it belongs to the current template, else a fresh

@@ -26,9 +26,9 @@ func progressiveSim(t *testing.T, ro *stepwisev1alpha1.Rollout, seed uint64, rea
 // promoted, to 50% and pauses 30 s, then to 80% without a pause, then to everyone.
 func canaryRollout() *stepwisev1alpha1.Rollout {
 	return testutil.Rollout("web").Replicas(10).Surge("25%").Unavailable("25%").Image("v1").Steps(
-		stepwisev1alpha1.CanaryStep{Replicas: intstr.FromInt32(1), Pause: &stepwisev1alpha1.CanaryPause{}},
-		stepwisev1alpha1.CanaryStep{Replicas: intstr.FromString("50%"), Pause: &stepwisev1alpha1.CanaryPause{DurationSeconds: ptr.To[int32](30)}},
-		stepwisev1alpha1.CanaryStep{Replicas: intstr.FromString("80%")},
+		stepwisev1alpha1.CanaryStep{Replicas: ptr.To(intstr.FromInt32(1)), Pause: &stepwisev1alpha1.CanaryPause{}},
+		stepwisev1alpha1.CanaryStep{Replicas: ptr.To(intstr.FromString("50%")), Pause: &stepwisev1alpha1.CanaryPause{DurationSeconds: ptr.To[int32](30)}},
+		stepwisev1alpha1.CanaryStep{Replicas: ptr.To(intstr.FromString("80%"))},
 	).Obj()
 }
 
@@ -94,7 +94,7 @@ func TestAbortAndRetry(t *testing.T) {
 			g := NewWithT(t)
 			ro := testutil.Rollout("web").Replicas(10).Surge("25%").Unavailable("25%").Image("v1")
 			if withSteps {
-				ro.Steps(stepwisev1alpha1.CanaryStep{Replicas: intstr.FromString("50%"), Pause: &stepwisev1alpha1.CanaryPause{}})
+				ro.Steps(stepwisev1alpha1.CanaryStep{Replicas: ptr.To(intstr.FromString("50%")), Pause: &stepwisev1alpha1.CanaryPause{}})
 			}
 			s := progressiveSim(t, ro.Obj(), 3, 1, 0.8)
 			s.neverReady["v2"] = true
@@ -131,7 +131,7 @@ func TestRandomProgressiveRolloutsKeepBounds(t *testing.T) {
 		ro := testutil.Rollout("web").Replicas(rng.Int32N(21)).Surge(bounds[rng.IntN(len(bounds))]).Unavailable(bounds[rng.IntN(len(bounds))]).Image("v1")
 		var steps []stepwisev1alpha1.CanaryStep
 		for range rng.IntN(4) {
-			step := stepwisev1alpha1.CanaryStep{Replicas: intstr.Parse(counts[rng.IntN(len(counts))])}
+			step := stepwisev1alpha1.CanaryStep{Replicas: ptr.To(intstr.Parse(counts[rng.IntN(len(counts))]))}
 			switch rng.IntN(3) {
 			case 1:
 				step.Pause = &stepwisev1alpha1.CanaryPause{}

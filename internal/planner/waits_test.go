@@ -83,7 +83,7 @@ func TestTimedWaitsStartedOnAWholeSecondEndOnTime(t *testing.T) {
 
 func timedWaits() []timedWait {
 	canary := testutil.Rollout("web").Replicas(10).Image("v2").Steps(stepwisev1alpha1.CanaryStep{
-		Replicas: intstr.FromInt32(1), Pause: &stepwisev1alpha1.CanaryPause{DurationSeconds: ptr.To[int32](5)}}).Obj()
+		Replicas: ptr.To(intstr.FromInt32(1)), Pause: &stepwisev1alpha1.CanaryPause{DurationSeconds: ptr.To[int32](5)}}).Obj()
 
 	blueGreen := func(bg stepwisev1alpha1.BlueGreenStrategy) *stepwisev1alpha1.Rollout {
 		bg.ActiveService, bg.PreviewService = "active", "preview"

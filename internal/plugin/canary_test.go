@@ -5,6 +5,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 	"github.com/stepwise-dev/stepwise/internal/status"
@@ -15,7 +16,7 @@ import (
 func threeSteps(ro *stepwisev1alpha1.Rollout) {
 	pause := &stepwisev1alpha1.CanaryPause{}
 	ro.Spec.Strategy.RollingUpdate = &stepwisev1alpha1.RollingUpdateRollout{Steps: []stepwisev1alpha1.CanaryStep{
-		{Replicas: intstr.FromInt32(1), Pause: pause}, {Replicas: intstr.FromString("50%"), Pause: pause}, {Replicas: intstr.FromString("100%"), Pause: pause},
+		{Replicas: ptr.To(intstr.FromInt32(1)), Pause: pause}, {Replicas: ptr.To(intstr.FromString("50%")), Pause: pause}, {Replicas: ptr.To(intstr.FromString("100%")), Pause: pause},
 	}}
 	updated(1, 1)(ro)
 }
@@ -119,7 +120,7 @@ func TestRetry(t *testing.T) {
 		{name: "starts an aborted rollout over from its first step", objs: objects(webRollout(threeSteps, atStep(2), aborted)), args: []string{"retry", "web"},
 			wantOut: "rollout.stepwise.dev/web retried\n",
 			change: func(ro *stepwisev1alpha1.Rollout) {
-				ro.Status.Canary = &stepwisev1alpha1.CanaryStatus{PodTemplateHash: ro.Status.Canary.PodTemplateHash}
+				ro.Status.Canary = &stepwisev1alpha1.CanaryStatus{PodTemplateHash: ro.Status.Canary.PodTemplateHash, Attempt: 1}
 			}},
 		{name: "a rollout that is not aborted", objs: objects(webRollout(threeSteps, atStep(1))), args: []string{"retry", "web"},
 			wantErr: `rollout "web" is not aborted: nothing to retry`},

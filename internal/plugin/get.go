@@ -209,7 +209,13 @@ func progressLines(ro *stepwisev1alpha1.Rollout, selected map[string]string) []s
 		}
 		var parts []string
 		for i, step := range steps {
-			part := fmt.Sprintf("%d: %s", i+1, step.Replicas.String())
+			part := fmt.Sprintf("%d:", i+1)
+			if step.Replicas != nil {
+				part += " " + step.Replicas.String()
+			}
+			if step.Analysis != nil {
+				part += " analysis"
+			}
 			switch {
 			case step.Pause == nil:
 			case step.Pause.DurationSeconds == nil:

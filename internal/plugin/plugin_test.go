@@ -64,9 +64,9 @@ func TestProgressLinesShowStepsPartitionAndPause(t *testing.T) {
 		RollingUpdate: &stepwisev1alpha1.RollingUpdateRollout{
 			Partition: ptr.To(intstr.FromString("20%")),
 			Steps: []stepwisev1alpha1.CanaryStep{
-				{Replicas: intstr.FromInt32(1), Pause: &stepwisev1alpha1.CanaryPause{}},
-				{Replicas: intstr.FromString("50%"), Pause: &stepwisev1alpha1.CanaryPause{DurationSeconds: ptr.To[int32](30)}},
-				{Replicas: intstr.FromString("100%")},
+				{Replicas: ptr.To(intstr.FromInt32(1)), Pause: &stepwisev1alpha1.CanaryPause{}},
+				{Replicas: ptr.To(intstr.FromString("50%")), Pause: &stepwisev1alpha1.CanaryPause{DurationSeconds: ptr.To[int32](30)}},
+				{Replicas: ptr.To(intstr.FromString("100%"))},
 			}}}},
 		Status: stepwisev1alpha1.RolloutStatus{Canary: &stepwisev1alpha1.CanaryStatus{CurrentStep: 1},
 			Conditions: []metav1.Condition{{Type: stepwisev1alpha1.ConditionPaused, Status: metav1.ConditionTrue,

@@ -6,6 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/analysis"
 	"github.com/stepwise-dev/stepwise/internal/revision"
 )
 
@@ -21,7 +22,7 @@ func Promote(ro *stepwisev1alpha1.Rollout, full bool) (*stepwisev1alpha1.CanaryS
 	switch {
 	case ro.Spec.Strategy.Type == stepwisev1alpha1.RecreateRolloutStrategyType:
 		return nil, errRecreate(ro)
-	case steps == 0:
+	case steps == 0 && ro.Spec.Strategy.RollingUpdate.GetAnalysis() == nil:
 		return nil, fmt.Errorf("rollout %q has no canary steps to promote (a partition is lowered by editing spec.strategy.rollingUpdate.partition)", ro.Name)
 	}
 	st, err := currentCanary(ro)
@@ -32,6 +33,11 @@ func Promote(ro *stepwisev1alpha1.Rollout, full bool) (*stepwisev1alpha1.CanaryS
 		return nil, fmt.Errorf("rollout %q has no canary state for its current template yet; try again", ro.Name)
 	case st.Aborted:
 		return nil, fmt.Errorf("rollout %q was aborted: run 'kubectl stepwise retry' first", ro.Name)
+	case st.PausedAnalysis == analysis.BackgroundPoint:
+		// An inconclusive background analysis: go on without it for this revision.
+		st.PromotedAnalyses = append(st.PromotedAnalyses, st.PausedAnalysis)
+		st.PausedAnalysis = ""
+		return st, nil
 	case st.CurrentStep >= steps:
 		return nil, fmt.Errorf("rollout %q is past its last canary step: nothing to promote", ro.Name)
 	}
@@ -91,7 +97,7 @@ func Retry(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error)
 	case st == nil || !st.Aborted:
 		return nil, fmt.Errorf("rollout %q is not aborted: nothing to retry", ro.Name)
 	}
-	return &stepwisev1alpha1.CanaryStatus{PodTemplateHash: st.PodTemplateHash}, nil
+	return &stepwisev1alpha1.CanaryStatus{PodTemplateHash: st.PodTemplateHash, Attempt: st.Attempt + 1}, nil
 }
 
 // currentCanary is RecordedCanary once the controller has observed the current generation.

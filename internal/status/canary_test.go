@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 	"github.com/stepwise-dev/stepwise/internal/testutil"
@@ -17,7 +18,7 @@ import (
 func canaryRollout(step int32, aborted bool) *stepwisev1alpha1.Rollout {
 	ro := rollout(10)
 	ro.Spec.Strategy.RollingUpdate = &stepwisev1alpha1.RollingUpdateRollout{Steps: []stepwisev1alpha1.CanaryStep{
-		{Replicas: intstr.FromInt32(1), Pause: &stepwisev1alpha1.CanaryPause{}}, {Replicas: intstr.FromString("50%")}}}
+		{Replicas: ptr.To(intstr.FromInt32(1)), Pause: &stepwisev1alpha1.CanaryPause{}}, {Replicas: ptr.To(intstr.FromString("50%"))}}}
 	ro.Status.ObservedGeneration = 2
 	ro.Status.Canary = &stepwisev1alpha1.CanaryStatus{PodTemplateHash: CurrentHash(ro), CurrentStep: step, Aborted: aborted}
 	return ro
@@ -49,7 +50,7 @@ func TestPromoteAbortRetry(t *testing.T) {
 		{name: "abort twice", ro: canaryRollout(1, true), change: Abort, wantErr: "already aborted"},
 		{name: "abort a complete rollout", ro: complete(rollout(3)), change: Abort, wantErr: "is complete: nothing to abort"},
 		{name: "abort a Recreate", ro: recreate(rolloutInProgress()), change: Abort, wantErr: "uses the Recreate strategy"},
-		{name: "retry starts over", ro: canaryRollout(1, true), change: Retry, want: &stepwisev1alpha1.CanaryStatus{}},
+		{name: "retry starts over", ro: canaryRollout(1, true), change: Retry, want: &stepwisev1alpha1.CanaryStatus{Attempt: 1}},
 		{name: "retry what was not aborted", ro: canaryRollout(1, false), change: Retry, wantErr: "is not aborted"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

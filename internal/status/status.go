@@ -136,6 +136,8 @@ func setComplete(ro *stepwisev1alpha1.Rollout, st *stepwisev1alpha1.RolloutStatu
 	switch {
 	case done:
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionTrue, stepwisev1alpha1.ReasonRolloutComplete, message
+	case err != nil && st.Canary.GetAborted():
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, stepwisev1alpha1.ReasonRolloutAborted, err.Error()
 	case err != nil:
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, stepwisev1alpha1.ReasonRolloutFailed, err.Error()
 	default:

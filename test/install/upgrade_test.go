@@ -115,7 +115,7 @@ func TestUpgradeKeepsRolloutsRunning(t *testing.T) {
 func pausedCanary(t *testing.T) *testenv.Env {
 	e := testenv.New(t, suite, time.Minute)
 	ro := testutil.Rollout("web").Namespace(e.NS).Replicas(4).Surge("1").Unavailable("0").
-		Steps(stepwisev1alpha1.CanaryStep{Replicas: intstr.FromInt32(1), Pause: &stepwisev1alpha1.CanaryPause{}}).Obj()
+		Steps(stepwisev1alpha1.CanaryStep{Replicas: ptr.To(intstr.FromInt32(1)), Pause: &stepwisev1alpha1.CanaryPause{}}).Obj()
 	e.Settle(ro, observe.Bounds{MaxReplicas: 5, MinAvailable: 4})
 	e.SetImage("web", "app:v2")
 	e.WaitPaused("web", stepwisev1alpha1.ReasonCanaryPauseStep)

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
@@ -36,7 +37,7 @@ func TestCheckRollout(t *testing.T) {
 		t.Fatal(err)
 	}
 	canary := func() *stepwisev1alpha1.Rollout {
-		return testutil.Rollout("web").Namespace("ns").Steps(stepwisev1alpha1.CanaryStep{Replicas: intstr.FromString("20%")}).Obj()
+		return testutil.Rollout("web").Namespace("ns").Steps(stepwisev1alpha1.CanaryStep{Replicas: ptr.To(intstr.FromString("20%"))}).Obj()
 	}
 	blueGreen := stepwisev1alpha1.BlueGreenStrategy{ActiveService: "active", PreviewService: "preview"}
 	abortedWithoutSteps := testutil.Rollout("web").Namespace("ns").Obj()

@@ -51,9 +51,9 @@ func TestCanarySteps(t *testing.T) {
 	e := newEnv(t)
 	ro := e.newRollout(10, quarter, quarter, "app:v1")
 	ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{
-		{Replicas: intstr.FromInt32(1), Pause: &stepwisev1alpha1.CanaryPause{}},
-		{Replicas: intstr.FromString("50%"), Pause: &stepwisev1alpha1.CanaryPause{}},
-		{Replicas: intstr.FromString("100%")},
+		{Replicas: ptr.To(intstr.FromInt32(1)), Pause: &stepwisev1alpha1.CanaryPause{}},
+		{Replicas: ptr.To(intstr.FromString("50%")), Pause: &stepwisev1alpha1.CanaryPause{}},
+		{Replicas: ptr.To(intstr.FromString("100%"))},
 	}
 	e.Settle(ro, observe.Bounds{MaxReplicas: 13, MinAvailable: 8})
 
@@ -91,7 +91,7 @@ func TestAbortNeverReadyCanary(t *testing.T) {
 	t.Parallel() // own namespace; mostly waiting on pods
 	e := newEnv(t)
 	ro := e.newRollout(10, quarter, quarter, "app:v1")
-	ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{{Replicas: intstr.FromInt32(3), Pause: &stepwisev1alpha1.CanaryPause{}}}
+	ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{{Replicas: ptr.To(intstr.FromInt32(3)), Pause: &stepwisev1alpha1.CanaryPause{}}}
 	e.Settle(ro, observe.Bounds{MaxReplicas: 13, MinAvailable: 8})
 
 	e.setNeverReadyImage("web", "app:bad")

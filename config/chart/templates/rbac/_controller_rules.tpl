@@ -27,12 +27,48 @@
   - update
   - watch
 - apiGroups:
+  - batch
+  resources:
+  - jobs
+  verbs:
+  - create
+  - delete
+  - get
+  - list
+  - watch
+- apiGroups:
   - events.k8s.io
   resources:
   - events
   verbs:
   - create
   - patch
+- apiGroups:
+  - stepwise.dev
+  resources:
+  - analysisruns
+  verbs:
+  - create
+  - get
+  - list
+  - patch
+  - watch
+- apiGroups:
+  - stepwise.dev
+  resources:
+  - analysisruns/status
+  verbs:
+  - patch
+  - update
+- apiGroups:
+  - stepwise.dev
+  resources:
+  - analysistemplates
+  - clusteranalysistemplates
+  verbs:
+  - get
+  - list
+  - watch
 - apiGroups:
   - stepwise.dev
   resources:

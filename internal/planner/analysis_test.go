@@ -1,0 +1,144 @@
+package planner
+
+import (
+	"testing"
+
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/status"
+	"github.com/stepwise-dev/stepwise/internal/testutil"
+)
+
+var errorRate = &stepwisev1alpha1.RolloutAnalysis{Templates: []stepwisev1alpha1.AnalysisTemplateRef{{TemplateName: "error-rate"}}}
+
+// analysisCanary is 10 replicas of v1 whose next revisions go to 20%, are analysed, then go to
+// everyone.
+func analysisCanary() *stepwisev1alpha1.Rollout {
+	return testutil.Rollout("web").Replicas(10).Surge("25%").Unavailable("25%").Image("v1").Steps(
+		stepwisev1alpha1.CanaryStep{Replicas: ptr.To(intstr.FromString("20%"))},
+		stepwisev1alpha1.CanaryStep{Analysis: errorRate},
+		stepwisev1alpha1.CanaryStep{Replicas: ptr.To(intstr.FromString("100%"))},
+	).Obj()
+}
+
+// newest is the name of the newest ReplicaSet.
+func (s *sim) newest() string { return s.rss[len(s.rss)-1].Name }
+
+func (s *sim) pausedReason() string {
+	if cond := meta.FindStatusCondition(s.ro.Status.Conditions, stepwisev1alpha1.ConditionPaused); cond != nil {
+		return cond.Reason
+	}
+	return ""
+}
+
+// An analysis step holds the canary at its pods until the run ends: success goes on, failure
+// aborts (the stable revision gets every pod back), an inconclusive result pauses until
+// promoted.
+func TestAnalysisStepDecides(t *testing.T) {
+	g := NewWithT(t)
+	s := progressiveSim(t, analysisCanary(), 11, 1, 0.8)
+	g.Expect(s.runs).To(BeEmpty(), "the first revision is not analysed")
+
+	s.setImage("v2")
+	s.until("the analysis of v2", s.hasRun("v2-step-2-0"))
+	g.Expect(s.sizes()).To(Equal("v1=8 v2=2"))
+	for range 20 {
+		g.Expect(s.step().Scale).To(BeEmpty(), "nothing moves while the analysis runs")
+	}
+	g.Expect(s.pausedReason()).To(BeEmpty(), "a running analysis is not a pause")
+	s.endAnalysis("v2-step-2-0", stepwisev1alpha1.AnalysisPhaseSuccessful)
+	s.until("v2 rolled out", s.converged)
+	g.Expect(s.sizes()).To(Equal("v1=0 v2=10"))
+
+	s.setImage("v3")
+	s.until("the analysis of v3", s.hasRun("v3-step-2-0"))
+	s.endAnalysis("v3-step-2-0", stepwisev1alpha1.AnalysisPhaseFailed)
+	plan := s.step()
+	g.Expect(plan.AbortEvent).To(Equal(stepwisev1alpha1.EventAnalysisFailed))
+	s.until("the abort", s.pausedFor(stepwisev1alpha1.ReasonRolloutAborted))
+	s.until("v2 back on every pod", func() bool { return s.sizes() == "v1=0 v2=10 v3=0" })
+	g.Expect(s.ro.Status.Canary.AbortReason).To(Equal(`analysis v3-step-2-0 failed: metric "m" Failed: measured 0.5`))
+	complete := meta.FindStatusCondition(s.ro.Status.Conditions, stepwisev1alpha1.ConditionComplete)
+	g.Expect(complete.Reason).To(Equal(stepwisev1alpha1.ReasonRolloutAborted))
+	g.Expect(complete.Message).To(ContainSubstring("analysis v3-step-2-0 failed"))
+
+	s.retry()
+	s.until("a new analysis for the retry", s.hasRun("v3-step-2-1"))
+	s.endAnalysis("v3-step-2-1", stepwisev1alpha1.AnalysisPhaseInconclusive)
+	s.until("the inconclusive pause", s.pausedFor(stepwisev1alpha1.ReasonInconclusiveAnalysis))
+	g.Expect(s.sizes()).To(Equal("v1=0 v2=8 v3=2"))
+	g.Expect(s.ro.Status.Canary.PausedAnalysis).To(Equal("step-2"))
+	next, err := status.Promote(s.ro, false)
+	g.Expect(err).NotTo(HaveOccurred())
+	s.ro.Status.Canary = next
+	s.until("v3 rolled out", s.converged)
+	g.Expect(s.sizes()).To(Equal("v1=0 v2=0 v3=10"))
+}
+
+// A promotion skips a running analysis step, and a new template supersedes the old one's run:
+// both are terminated.
+func TestAnalysisRunsThatNoLongerMatterAreStopped(t *testing.T) {
+	g := NewWithT(t)
+	s := progressiveSim(t, analysisCanary(), 12, 1, 0.8)
+	s.setImage("v2")
+	s.until("the analysis of v2", s.hasRun("v2-step-2-0"))
+	s.promote()
+	s.until("the run stopped", func() bool { return s.run("v2-step-2-0").Spec.Terminate })
+	g.Expect(s.log).To(ContainElement(ContainSubstring("stop analysis v2-step-2-0: skipped: the rollout went past step-2")))
+	s.until("v2 rolled out", s.converged)
+
+	s.setImage("v3")
+	s.until("the analysis of v3", s.hasRun("v3-step-2-0"))
+	s.setImage("v4")
+	s.until("the v3 run stopped", func() bool { return s.run("v3-step-2-0").Spec.Terminate })
+	g.Expect(s.log).To(ContainElement(ContainSubstring("stop analysis v3-step-2-0: superseded: the Rollout's template changed")))
+}
+
+// Background analysis runs beside a rolling update without steps: a failure midway aborts it;
+// a run still going when the rollout completes is stopped.
+func TestBackgroundAnalysis(t *testing.T) {
+	g := NewWithT(t)
+	ro := testutil.Rollout("web").Replicas(10).Surge("1").Unavailable("0").Image("v1").Obj()
+	ro.Spec.Strategy.RollingUpdate.Analysis = &stepwisev1alpha1.BackgroundAnalysis{RolloutAnalysis: *errorRate}
+	s := progressiveSim(t, ro, 13, 2, 0.8)
+	g.Expect(s.runs).To(BeEmpty(), "the first revision is not analysed")
+
+	s.setImage("v2")
+	s.until("the background analysis of v2", s.hasRun("v2-background-0"))
+	s.until("v2 rolled out", s.converged)
+	s.until("the run stopped", func() bool { return s.run("v2-background-0").Spec.Terminate })
+	g.Expect(s.log).To(ContainElement(ContainSubstring("stop analysis v2-background-0: the rollout completed")))
+
+	s.setImage("v3")
+	s.until("the background analysis of v3", s.hasRun("v3-background-0"))
+	s.until("v3 midway", func() bool { return s.find(s.newest()).Status.AvailableReplicas >= 4 })
+	s.endAnalysis("v3-background-0", stepwisev1alpha1.AnalysisPhaseFailed)
+	s.until("the abort", s.pausedFor(stepwisev1alpha1.ReasonRolloutAborted))
+	s.until("v2 back on every pod", func() bool { return s.sizes() == "v1=0 v2=10 v3=0" })
+}
+
+// An inconclusive background analysis freezes the new revision's size until promoted.
+func TestInconclusiveBackgroundAnalysisHoldsUntilPromoted(t *testing.T) {
+	g := NewWithT(t)
+	ro := testutil.Rollout("web").Replicas(10).Surge("1").Unavailable("0").Image("v1").Obj()
+	ro.Spec.Strategy.RollingUpdate.Analysis = &stepwisev1alpha1.BackgroundAnalysis{RolloutAnalysis: *errorRate}
+	s := progressiveSim(t, ro, 14, 2, 0.8)
+	s.setImage("v2")
+	s.until("v2 midway", func() bool { return s.hasRun("v2-background-0")() && s.find(s.newest()).Status.AvailableReplicas >= 4 })
+	s.endAnalysis("v2-background-0", stepwisev1alpha1.AnalysisPhaseInconclusive)
+	s.until("the inconclusive pause", s.pausedFor(stepwisev1alpha1.ReasonInconclusiveAnalysis))
+	frozen := *s.find(s.newest()).Spec.Replicas
+	for range 20 {
+		s.step()
+		g.Expect(*s.find(s.newest()).Spec.Replicas).To(Equal(frozen), "the new revision grows no further")
+	}
+	next, err := status.Promote(s.ro, false)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(next.PromotedAnalyses).To(ConsistOf("background"))
+	s.ro.Status.Canary = next
+	s.until("v2 rolled out", s.converged)
+}
