@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -17,6 +18,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/controller/analysisrun"
 	"github.com/stepwise-dev/stepwise/internal/controller/rollout"
 )
 
@@ -26,12 +28,13 @@ func main() {
 	var leaseDuration, renewDeadline, retryPeriod time.Duration
 	var pprofAddr string
 	var apiQPS float64
-	var apiBurst, workers int
+	var apiBurst, workers, analysisWorkers int
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address the metrics endpoint binds to, e.g. :8443, served over HTTPS to authenticated and authorized clients only; \"0\" turns it off.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS to authenticated and authorized clients only; false serves plain HTTP to anyone who reaches the address (local use).")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Address the Go pprof endpoints bind to, e.g. 127.0.0.1:6060; \"0\" turns them off.")
 	flag.Float64Var(&apiQPS, "kube-api-qps", 20, "Requests per second the controller may send to the API server (as kube-controller-manager's --kube-api-qps).")
 	flag.IntVar(&apiBurst, "kube-api-burst", 30, "Burst of requests above --kube-api-qps (as kube-controller-manager's --kube-api-burst).")
+	flag.IntVar(&analysisWorkers, "concurrent-analysis-syncs", 5, "AnalysisRuns measured at once: a measurement waits on the network for up to its metric's timeout.")
 	flag.IntVar(&workers, "concurrent-rollout-syncs", 5, "Rollouts reconciled at once (as kube-controller-manager's --concurrent-deployment-syncs); one Rollout is never reconciled twice at once.")
 	flag.StringVar(&namespace, "namespace", "", "Watch and manage Rollouts of this namespace only (then a Role there is all the RBAC it needs); empty: every namespace.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the liveness and readiness probes bind to.")
@@ -52,7 +55,7 @@ func main() {
 
 	options := ctrl.Options{
 		Scheme: scheme,
-		Cache:  rollout.CacheOptions(),
+		Cache:  cacheOptions(),
 		// By default metrics only over HTTPS, to clients the API server authenticates and
 		// authorizes (for instance a ServiceAccount bound to the stepwise-metrics-reader
 		// ClusterRole).
@@ -83,6 +86,10 @@ func main() {
 		log.Error(err, "Unable to set up the Rollout controller")
 		os.Exit(1)
 	}
+	if err := analysisrun.NewReconciler(mgr).SetupWithManager(mgr, analysisWorkers); err != nil {
+		log.Error(err, "Unable to set up the AnalysisRun controller")
+		os.Exit(1)
+	}
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
 	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
 
@@ -91,4 +98,12 @@ func main() {
 		log.Error(err, "Manager stopped")
 		os.Exit(1)
 	}
+}
+
+// cacheOptions are the Rollout controller's cache options, with the Jobs of other owners kept
+// as metadata only.
+func cacheOptions() cache.Options {
+	opts := rollout.CacheOptions()
+	opts.ByObject[&batchv1.Job{}] = analysisrun.JobCacheOptions()
+	return opts
 }

@@ -62,6 +62,9 @@ func (r *Reconciler) apply(ctx context.Context, ro *stepwisev1alpha1.Rollout, sn
 			return created, err
 		}
 	}
+	if err := r.applyAnalysis(ctx, ro, plan); err != nil {
+		return created, err
+	}
 	for _, rs := range plan.Delete {
 		log.V(2).Info("Deleting old ReplicaSet beyond revisionHistoryLimit", "ReplicaSet", klog.KObj(rs), "revision", revision.Of(rs))
 		err := r.Delete(ctx, rs, client.Preconditions{UID: &rs.UID, ResourceVersion: &rs.ResourceVersion})

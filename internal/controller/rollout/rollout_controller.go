@@ -105,7 +105,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	outcome.countsPending = len(plan.Scale) > 0 || status.ReplicaSetCountsPending(snap.All())
 	ro.Status = status.Compute(plan.StatusInput(ro, created, now))
 	if ro.Status.Canary.GetAborted() && !before.Status.Canary.GetAborted() {
-		r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, stepwisev1alpha1.ReasonRolloutAborted, "Aborting", "Aborted: %s", ro.Status.Canary.AbortReason)
+		reason := stepwisev1alpha1.ReasonRolloutAborted
+		if plan.AbortEvent != "" {
+			reason = plan.AbortEvent
+		}
+		r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, reason, "Aborting", "Aborted: %s", ro.Status.Canary.AbortReason)
 	}
 	if status.PauseOnDeadline(ro, &ro.Status) {
 		if err := r.pauseOnDeadline(ctx, ro); err != nil {

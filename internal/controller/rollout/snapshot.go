@@ -66,8 +66,11 @@ func (r *Reconciler) snapshot(ctx context.Context, ro *stepwisev1alpha1.Rollout,
 	}
 	snap := planner.SplitNewAndOld(ro, owned)
 	snap.Now = now
+	var err error
+	if snap.AnalysisRuns, err = r.analysisRuns(ctx, ro); err != nil {
+		return planner.Snapshot{}, err
+	}
 	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
-		var err error
 		if snap.ActiveHash, err = r.selectedHash(ctx, ro.Namespace, bg.ActiveService); err != nil {
 			return planner.Snapshot{}, err
 		}

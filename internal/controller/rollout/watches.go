@@ -30,6 +30,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	if err := indexer.IndexField(context.Background(), &appsv1.ReplicaSet{}, controllerIndex, indexByController); err != nil {
 		return fmt.Errorf("indexing ReplicaSets by controller: %w", err)
 	}
+	if err := indexer.IndexField(context.Background(), &stepwisev1alpha1.AnalysisRun{}, controllerIndex, indexByController); err != nil {
+		return fmt.Errorf("indexing AnalysisRuns by controller: %w", err)
+	}
 	if err := indexer.IndexField(context.Background(), &stepwisev1alpha1.Rollout{}, progressGatesIndex, indexByProgressGates); err != nil {
 		return fmt.Errorf("indexing Rollouts by progress gates: %w", err)
 	}
@@ -38,6 +41,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Watches(&appsv1.ReplicaSet{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsForReplicaSet),
 			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		Owns(&stepwisev1alpha1.AnalysisRun{}, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Build(r)
 	if err != nil {
 		return err
