@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -73,7 +74,11 @@ func (o *Options) runGet(ctx context.Context, name string, watchChanges bool) er
 		if err != nil {
 			return "", err
 		}
-		return renderTree(ro, rss, pods.Items, selected), nil
+		runs := &stepwisev1alpha1.AnalysisRunList{}
+		if err := c.List(ctx, runs, client.InNamespace(ns)); err != nil {
+			return "", err
+		}
+		return renderTree(ro, rss, pods.Items, runs.Items, selected), nil
 	}
 	tree, err := draw()
 	if err != nil {
@@ -83,8 +88,9 @@ func (o *Options) runGet(ctx context.Context, name string, watchChanges bool) er
 	if !watchChanges {
 		return nil
 	}
-	changes, failed := make(chan struct{}, 1), make(chan error, 3)
-	for _, list := range []client.ObjectList{&stepwisev1alpha1.RolloutList{}, &appsv1.ReplicaSetList{}, &corev1.PodList{}} {
+	lists := []client.ObjectList{&stepwisev1alpha1.RolloutList{}, &appsv1.ReplicaSetList{}, &corev1.PodList{}, &stepwisev1alpha1.AnalysisRunList{}}
+	changes, failed := make(chan struct{}, 1), make(chan error, len(lists))
+	for _, list := range lists {
 		go o.watchChanges(ctx, c, list, ns, changes, failed)
 	}
 	for {
@@ -157,9 +163,10 @@ func selectedHashes(ctx context.Context, c client.Client, ro *stepwisev1alpha1.R
 	return selected, nil
 }
 
-// renderTree draws a Rollout, its ReplicaSets newest revision first, and their pods; selected
-// maps a BlueGreen Rollout's Services to the pod-template-hash they select.
-func renderTree(ro *stepwisev1alpha1.Rollout, rss []*appsv1.ReplicaSet, pods []corev1.Pod, selected map[string]string) string {
+// renderTree draws a Rollout, its ReplicaSets newest revision first, and under each its
+// analysis runs and its pods; selected maps a BlueGreen Rollout's Services to the
+// pod-template-hash they select.
+func renderTree(ro *stepwisev1alpha1.Rollout, rss []*appsv1.ReplicaSet, pods []corev1.Pod, runs []stepwisev1alpha1.AnalysisRun, selected map[string]string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Rollout %s  ready %s  revision %d", ro.Name, orDash(ro.Status.Ready), ro.Status.CurrentRevision)
 	if s := summary(ro); s != "" {
@@ -183,11 +190,46 @@ func renderTree(ro *stepwisev1alpha1.Rollout, rss []*appsv1.ReplicaSet, pods []c
 			}
 		}
 		slices.SortFunc(owned, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
+		analyses := analysesOf(ro, rs, runs)
+		for j, run := range analyses {
+			lastItem := j == len(analyses)-1 && len(owned) == 0
+			fmt.Fprintf(&b, "%s%s AnalysisRun %s  %s  passed/failed %s\n", stem(lastRS), branch(lastItem), run.Name, orDash(string(run.Status.Phase)), orDash(run.Status.Summary))
+			for k, m := range run.Status.MetricResults {
+				fmt.Fprintf(&b, "%s%s%s metric %s  %s  last %s  passed %d failed %d\n", stem(lastRS), stem(lastItem), branch(k == len(run.Status.MetricResults)-1),
+					m.Name, orDash(string(m.Phase)), lastValue(m), m.Successful, m.Failed)
+			}
+		}
 		for j, p := range owned {
 			fmt.Fprintf(&b, "%s%s Pod %s  %s\n", stem(lastRS), branch(j == len(owned)-1), p.Name, podState(&p))
 		}
 	}
 	return b.String()
+}
+
+// analysesOf are the runs the Rollout controls for the revision of rs, oldest first.
+func analysesOf(ro *stepwisev1alpha1.Rollout, rs *appsv1.ReplicaSet, runs []stepwisev1alpha1.AnalysisRun) []stepwisev1alpha1.AnalysisRun {
+	var out []stepwisev1alpha1.AnalysisRun
+	for _, run := range runs {
+		if metav1.IsControlledBy(&run, ro) && run.Labels[stepwisev1alpha1.PodTemplateHashLabel] == rs.Labels[stepwisev1alpha1.PodTemplateHashLabel] {
+			out = append(out, run)
+		}
+	}
+	slices.SortFunc(out, func(a, b stepwisev1alpha1.AnalysisRun) int {
+		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), strings.Compare(a.Name, b.Name))
+	})
+	return out
+}
+
+// lastValue is a metric's latest measured value, or its latest error.
+func lastValue(m stepwisev1alpha1.MetricResult) string {
+	if len(m.Measurements) == 0 {
+		return "-"
+	}
+	last := m.Measurements[len(m.Measurements)-1]
+	if last.Value == "" {
+		return fmt.Sprintf("%s (%s)", last.Phase, last.Message)
+	}
+	return last.Value
 }
 
 // progressLines show the canary steps (the current one marked ▶), the partition, the

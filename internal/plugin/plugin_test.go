@@ -37,13 +37,32 @@ func TestRenderTree(t *testing.T) {
 		}
 		return p
 	}
-	tree := renderTree(ro, []*appsv1.ReplicaSet{v1, v2}, []corev1.Pod{pod("b-2", v2, false, false), pod("b-1", v2, true, false), pod("a-1", v1, true, true)}, nil)
+	tree := renderTree(ro, []*appsv1.ReplicaSet{v1, v2}, []corev1.Pod{pod("b-2", v2, false, false), pod("b-1", v2, true, false), pod("a-1", v1, true, true)}, nil, nil)
 	g.Expect(tree).To(Equal(`Rollout hellok8s  ready 2/3  revision 2
 ├── ReplicaSet hellok8s-b  revision 2  v2  desired 2  ready 0/0
 │   ├── Pod b-1  Running  Ready
 │   └── Pod b-2  Running  NotReady
 └── ReplicaSet hellok8s-a  revision 1  v1  desired 1  ready 0/0
     └── Pod a-1  Running  Terminating
+`))
+
+	v2.Labels = map[string]string{stepwisev1alpha1.PodTemplateHashLabel: "b"}
+	run := stepwisev1alpha1.AnalysisRun{
+		ObjectMeta: metav1.ObjectMeta{Name: "hellok8s-2-step-2", Labels: v2.Labels,
+			OwnerReferences: []metav1.OwnerReference{{UID: ro.UID, Controller: ptr.To(true)}}},
+		Status: stepwisev1alpha1.AnalysisRunStatus{Phase: stepwisev1alpha1.AnalysisPhaseFailed, Summary: "1/1", MetricResults: []stepwisev1alpha1.MetricResult{
+			{Name: "latency", Phase: stepwisev1alpha1.AnalysisPhaseSuccessful, Successful: 3, Measurements: []stepwisev1alpha1.Measurement{{Value: "120"}}},
+			{Name: "error-rate", Phase: stepwisev1alpha1.AnalysisPhaseFailed, Successful: 1, Failed: 1, Measurements: []stepwisev1alpha1.Measurement{{Value: "0.01"}, {Value: "0.5"}}},
+		}},
+	}
+	other := *run.DeepCopy()
+	other.Name, other.OwnerReferences = "another-rollouts", nil
+	tree = renderTree(ro, []*appsv1.ReplicaSet{v2}, nil, []stepwisev1alpha1.AnalysisRun{run, other}, nil)
+	g.Expect(tree).To(Equal(`Rollout hellok8s  ready 2/3  revision 2
+└── ReplicaSet hellok8s-b  revision 2  v2  desired 2  ready 0/0
+    └── AnalysisRun hellok8s-2-step-2  Failed  passed/failed 1/1
+        ├── metric latency  Successful  last 120  passed 3 failed 0
+        └── metric error-rate  Failed  last 0.5  passed 1 failed 1
 `))
 }
 
