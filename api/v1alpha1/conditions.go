@@ -86,6 +86,8 @@ const (
 	EventAnalysisSuccessful   = "AnalysisSuccessful"
 	EventAnalysisFailed       = "AnalysisFailed"
 	EventAnalysisInconclusive = "AnalysisInconclusive"
+	// EventPodUnhealthy: a pod of the new revision met spec.abortOn; the rollout is aborted.
+	EventPodUnhealthy = "PodUnhealthy"
 )
 
 // Labels and annotations the controller reads and writes.

@@ -97,6 +97,31 @@ type RolloutSpec struct {
 	// until it changes or `kubectl stepwise retry`). Empty means None.
 	// +optional
 	ProgressDeadlineAction ProgressDeadlineAction `json:"progressDeadlineAction,omitempty"`
+
+	// Abort the rollout of a new revision (as kubectl stepwise abort does) as soon as one of its
+	// pods shows it cannot work, without waiting for the progress deadline. Only the new
+	// revision's pods count; the first revision is never aborted (there is nothing to go
+	// back to).
+	// +optional
+	AbortOn *AbortOn `json:"abortOn,omitempty"`
+}
+
+// AbortOn lists the pod states that abort a rollout.
+// +kubebuilder:validation:XValidation:rule="has(self.restarts) || (has(self.waitingReasons) && size(self.waitingReasons) > 0)",message="set restarts or waitingReasons",reason=FieldValueRequired
+type AbortOn struct {
+	// A container of a new pod restarted more than this many times.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Restarts *int32 `json:"restarts,omitempty"`
+
+	// A container of a new pod waits for one of these reasons, like CrashLoopBackOff,
+	// ImagePullBackOff, ErrImagePull or CreateContainerConfigError.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=128
+	WaitingReasons []string `json:"waitingReasons,omitempty"`
 }
 
 // ProgressDeadlineAction names what happens when a rollout exceeds its progress deadline.

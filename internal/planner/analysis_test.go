@@ -4,7 +4,9 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
@@ -141,4 +143,51 @@ func TestInconclusiveBackgroundAnalysisHoldsUntilPromoted(t *testing.T) {
 	g.Expect(next.PromotedAnalyses).To(ConsistOf("background"))
 	s.ro.Status.Canary = next
 	s.until("v2 rolled out", s.converged)
+}
+
+// abortOn aborts a rollout as soon as a pod of the new revision crash-loops, fails to pull
+// its image or restarts too often; an old revision's sick pod and the first revision never
+// abort anything.
+func TestAbortOnUnhealthyNewPods(t *testing.T) {
+	crashing := func(hash string, restarts int32, waiting string) corev1.Pod {
+		pod := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-" + hash + "-x", Labels: map[string]string{stepwisev1alpha1.PodTemplateHashLabel: hash}},
+			Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "app", RestartCount: restarts}}}}
+		if waiting != "" {
+			pod.Status.ContainerStatuses[0].State.Waiting = &corev1.ContainerStateWaiting{Reason: waiting}
+		}
+		return pod
+	}
+	for _, tc := range []struct {
+		name      string
+		pod       func(newHash, oldHash string) corev1.Pod
+		wantAbort string
+	}{
+		{"crash loop", func(n, _ string) corev1.Pod { return crashing(n, 1, "CrashLoopBackOff") }, "container app is waiting: CrashLoopBackOff"},
+		{"image pull", func(n, _ string) corev1.Pod { return crashing(n, 0, "ErrImagePull") }, "container app is waiting: ErrImagePull"},
+		{"restarts", func(n, _ string) corev1.Pod { return crashing(n, 4, "") }, "container app restarted 4 times (abortOn.restarts: 3)"},
+		{"restarts within the limit", func(n, _ string) corev1.Pod { return crashing(n, 3, "") }, ""},
+		{"another waiting reason", func(n, _ string) corev1.Pod { return crashing(n, 0, "ContainerCreating") }, ""},
+		{"an old revision's pod", func(_, o string) corev1.Pod { return crashing(o, 9, "CrashLoopBackOff") }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ro := testutil.Rollout("web").Replicas(10).Surge("1").Unavailable("0").Image("v1").Obj()
+			ro.Spec.AbortOn = &stepwisev1alpha1.AbortOn{Restarts: ptr.To[int32](3), WaitingReasons: []string{"CrashLoopBackOff", "ErrImagePull"}}
+			s := progressiveSim(t, ro, 15, 2, 1)
+			oldHash := s.rss[0].Labels[stepwisev1alpha1.PodTemplateHashLabel]
+			s.setImage("v2")
+			s.until("v2 started", func() bool { return len(s.rss) == 2 && *s.rss[1].Spec.Replicas > 0 })
+			newHash := s.rss[1].Labels[stepwisev1alpha1.PodTemplateHashLabel]
+			s.newPods = []corev1.Pod{tc.pod(newHash, oldHash)}
+			plan := s.step()
+			if tc.wantAbort == "" {
+				g.Expect(plan.Canary.GetAborted()).To(BeFalse())
+				s.until("v2 rolled out", s.converged)
+				return
+			}
+			g.Expect(plan.AbortEvent).To(Equal(stepwisev1alpha1.EventPodUnhealthy))
+			g.Expect(s.ro.Status.Canary.AbortReason).To(Equal("pod web-" + newHash + "-x of the new revision: " + tc.wantAbort))
+			s.until("v1 back on every pod", func() bool { return s.sizes() == "v1=10 v2=0" })
+		})
+	}
 }

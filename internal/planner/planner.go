@@ -12,6 +12,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
@@ -33,6 +34,8 @@ type Snapshot struct {
 	ActiveHash, PreviewHash string
 	// AnalysisRuns are the Rollout's AnalysisRuns.
 	AnalysisRuns []*stepwisev1alpha1.AnalysisRun
+	// NewRevisionPods are the new revision's pods, read only for a Rollout with abortOn.
+	NewRevisionPods []corev1.Pod
 }
 
 // All returns the old ReplicaSets and the new one, when there is one.
@@ -83,7 +86,7 @@ type Plan struct {
 	StartAnalysis []AnalysisStart
 	StopAnalysis  []AnalysisStop
 	// AbortEvent is the reason of the event that reports an abort this plan decided
-	// (EventAnalysisFailed), or "".
+	// (EventAnalysisFailed, EventPodUnhealthy), or "".
 	AbortEvent string
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -39,11 +40,12 @@ type sim struct {
 	tick       int
 	readyDelay int
 	syncChance float64
-	neverReady map[string]bool   // images whose pods never become ready
+	neverReady map[string]bool                 // images whose pods never become ready
 	runs       []*stepwisev1alpha1.AnalysisRun // the analysis runs the plans started
-	selectors  map[string]string // Service name → the pod-template-hash it selects
-	resized    bool              // the bounds of the size the rollout started at no longer hold
-	hold       string            // the last plan's Hold, logged when it changes
+	newPods    []corev1.Pod                    // the new revision's pods, for abortOn
+	selectors  map[string]string               // Service name → the pod-template-hash it selects
+	resized    bool                            // the bounds of the size the rollout started at no longer hold
+	hold       string                          // the last plan's Hold, logged when it changes
 	log        []string
 }
 
@@ -87,6 +89,7 @@ func (s *sim) snapshot() Snapshot {
 	for _, run := range s.runs {
 		snap.AnalysisRuns = append(snap.AnalysisRuns, run.DeepCopy())
 	}
+	snap.NewRevisionPods = s.newPods
 	return snap
 }
 

@@ -39,6 +39,12 @@ func (p *planning) planProgress() {
 		}
 		return
 	}
+	if problem := p.unhealthyNewPod(); problem != "" && !p.completeBeforeThisSync() {
+		state.Aborted, state.AbortReason = true, problem
+		p.plan.AbortEvent = stepwisev1alpha1.EventPodUnhealthy
+		p.abort(state)
+		return
+	}
 	for int(state.CurrentStep) < len(steps) {
 		i := state.CurrentStep
 		target := min(params.StepTargets[i], maxNew)

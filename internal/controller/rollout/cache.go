@@ -43,18 +43,18 @@ func indexByController(obj client.Object) []string {
 	return nil
 }
 
-// progressGatesIndex holds the Rollouts that have progress gates under "true": the only ones a
-// pod event may concern.
-const progressGatesIndex = "stepwise.dev/progress-gates"
+// podWatchersIndex holds the Rollouts that look at their pods (progress gates, abortOn) under
+// "true": the only ones a pod event may concern.
+const podWatchersIndex = "stepwise.dev/watches-pods"
 
-func indexByProgressGates(obj client.Object) []string {
-	if ro, ok := obj.(*stepwisev1alpha1.Rollout); ok && len(ro.Spec.ProgressGates) > 0 {
+func indexByPodWatchers(obj client.Object) []string {
+	if ro, ok := obj.(*stepwisev1alpha1.Rollout); ok && (len(ro.Spec.ProgressGates) > 0 || ro.Spec.AbortOn != nil) {
 		return []string{"true"}
 	}
 	return nil
 }
 
-// trimPod keeps what maps a pod event to its Rollout (gatedRolloutForPod): the key, the
+// trimPod keeps what maps a pod event to its Rollout (podWatcherForPod): the key, the
 // version the event predicate compares, and the controller.
 func trimPod(obj any) (any, error) {
 	pod, ok := obj.(*metav1.PartialObjectMetadata)

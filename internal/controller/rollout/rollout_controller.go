@@ -32,10 +32,10 @@ type Reconciler struct {
 
 	// fresh decides when a reconcile waits for a fresher cache or skips a write.
 	fresh freshness.Tracker
-	// gatedPodWatch starts the pod watch that wakes Rollouts with progress gates, when the
-	// first one is reconciled: without such Rollouts the controller watches no pods (set by
+	// podWatch starts the pod watch that wakes Rollouts with progress gates or abortOn, when
+	// the first one is reconciled: without such Rollouts the controller watches no pods (set by
 	// SetupWithManager).
-	gatedPodWatch *lazyWatch
+	podWatch *lazyWatch
 }
 
 // NewReconciler returns a Reconciler wired to the manager.
@@ -91,6 +91,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, r.rollback(ctx, ro, snap, request) // the spec change brings us back
 	}
 	if snap, err = r.gateAvailability(ctx, ro, snap); err != nil {
+		return ctrl.Result{}, err
+	}
+	if snap.NewRevisionPods, err = r.newRevisionPods(ctx, ro, snap); err != nil {
 		return ctrl.Result{}, err
 	}
 	plan, err := planner.For(snap)

@@ -9,11 +9,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 	"github.com/stepwise-dev/stepwise/internal/planner"
+	"github.com/stepwise-dev/stepwise/internal/status"
 )
 
 // snapshot is everything the planner may look at, taken at now. It reads the Rollout's
@@ -145,10 +147,8 @@ func (r *Reconciler) gateAvailability(ctx context.Context, ro *stepwisev1alpha1.
 	if len(ro.Spec.ProgressGates) == 0 {
 		return snap, nil
 	}
-	if r.gatedPodWatch != nil { // nil in a Reconciler built without a manager
-		if err := r.gatedPodWatch.ensure(ctx); err != nil {
-			return snap, fmt.Errorf("watching pods for progress gates: %w", err)
-		}
+	if err := r.watchPods(ctx); err != nil {
+		return snap, err
 	}
 	selector, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector)
 	if err != nil {
@@ -159,4 +159,36 @@ func (r *Reconciler) gateAvailability(ctx context.Context, ro *stepwisev1alpha1.
 		return snap, fmt.Errorf("listing pods for progress gates: %w", err)
 	}
 	return planner.WithProgressGates(snap, pods.Items), nil
+}
+
+// newRevisionPods are, for a Rollout with abortOn whose new revision is rolling out, that
+// revision's pods, read past the cache (which holds only their metadata).
+func (r *Reconciler) newRevisionPods(ctx context.Context, ro *stepwisev1alpha1.Rollout, snap planner.Snapshot) ([]corev1.Pod, error) {
+	if ro.Spec.AbortOn == nil || snap.New == nil || len(snap.Old) == 0 || ro.Status.Canary.GetAborted() ||
+		status.Complete(&ro.Status, ptr.Deref(ro.Spec.Replicas, 1), ro.Generation) {
+		return nil, nil
+	}
+	if err := r.watchPods(ctx); err != nil {
+		return nil, err
+	}
+	selector, err := metav1.LabelSelectorAsSelector(snap.New.Spec.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the new ReplicaSet's selector: %w", err)
+	}
+	pods := &corev1.PodList{}
+	if err := r.APIReader.List(ctx, pods, client.InNamespace(ro.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+		return nil, fmt.Errorf("listing the new revision's pods for abortOn: %w", err)
+	}
+	return pods.Items, nil
+}
+
+// watchPods starts the pod watch, once.
+func (r *Reconciler) watchPods(ctx context.Context) error {
+	if r.podWatch == nil { // a Reconciler built without a manager
+		return nil
+	}
+	if err := r.podWatch.ensure(ctx); err != nil {
+		return fmt.Errorf("watching pods: %w", err)
+	}
+	return nil
 }

@@ -33,7 +33,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	if err := indexer.IndexField(context.Background(), &stepwisev1alpha1.AnalysisRun{}, controllerIndex, indexByController); err != nil {
 		return fmt.Errorf("indexing AnalysisRuns by controller: %w", err)
 	}
-	if err := indexer.IndexField(context.Background(), &stepwisev1alpha1.Rollout{}, progressGatesIndex, indexByProgressGates); err != nil {
+	if err := indexer.IndexField(context.Background(), &stepwisev1alpha1.Rollout{}, podWatchersIndex, indexByPodWatchers); err != nil {
 		return fmt.Errorf("indexing Rollouts by progress gates: %w", err)
 	}
 	c, err := ctrl.NewControllerManagedBy(mgr).
@@ -47,30 +47,31 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 		return err
 	}
 	// Pods are watched as metadata only (CacheOptions), and only once a Rollout has progress
-	// gates: every pod write of the cluster (several per replaced pod, from the scheduler,
+	// gates or abortOn: every pod write of the cluster (several per replaced pod, from the scheduler,
 	// the kubelet and the ReplicaSet controller) is an event to decode, a large share of the
 	// controller's CPU in a big rollout (docs/performance.md).
 	pods := &metav1.PartialObjectMetadata{}
 	pods.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
-	r.gatedPodWatch = &lazyWatch{start: func(ctx context.Context) error {
-		ctrl.LoggerFrom(ctx).V(1).Info("Watching pods, for the first Rollout with progress gates")
-		return c.Watch(source.Kind(mgr.GetCache(), client.Object(pods), handler.EnqueueRequestsFromMapFunc(r.gatedRolloutForPod),
+	r.podWatch = &lazyWatch{start: func(ctx context.Context) error {
+		ctrl.LoggerFrom(ctx).V(1).Info("Watching pods, for the first Rollout with progress gates or abortOn")
+		return c.Watch(source.Kind(mgr.GetCache(), client.Object(pods), handler.EnqueueRequestsFromMapFunc(r.podWatcherForPod),
 			predicate.ResourceVersionChangedPredicate{}))
 	}}
 	return nil
 }
 
-// gatedRolloutForPod maps a pod to the Rollout whose ReplicaSet controls it, only when that
-// Rollout has progress gates: someone setting a gate condition is the only pod change the
-// ReplicaSet's own status does not report. Most namespaces have no gated Rollout, and one
-// index lookup settles those without copying anything out of the cache.
-func (r *Reconciler) gatedRolloutForPod(ctx context.Context, pod client.Object) []reconcile.Request {
+// podWatcherForPod maps a pod to the Rollout whose ReplicaSet controls it, only when that
+// Rollout has progress gates or abortOn: someone setting a gate condition, or a container
+// restarting or waiting, are pod changes the ReplicaSet's own status does not report. Most
+// namespaces have no such Rollout, and one index lookup settles those without copying
+// anything out of the cache.
+func (r *Reconciler) podWatcherForPod(ctx context.Context, pod client.Object) []reconcile.Request {
 	ref := metav1.GetControllerOf(pod)
 	if ref == nil || ref.Kind != "ReplicaSet" {
 		return nil
 	}
 	gated := &stepwisev1alpha1.RolloutList{}
-	if err := r.List(ctx, gated, client.InNamespace(pod.GetNamespace()), client.MatchingFields{progressGatesIndex: "true"}); err != nil {
+	if err := r.List(ctx, gated, client.InNamespace(pod.GetNamespace()), client.MatchingFields{podWatchersIndex: "true"}); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Listing Rollouts with progress gates for a pod", "Pod", klog.KObj(pod))
 		return nil
 	}
