@@ -314,3 +314,30 @@ spec:
 	}
 	e.ExpectNoViolations()
 }
+
+// abortOn watches the new revision's pods: a crash-looping v2 and a v3 whose image cannot be
+// pulled are aborted within seconds, long before their 600 s progress deadline, and v1 serves.
+func TestAbortOnUnhealthyPods(t *testing.T) {
+	e := newEnv(t)
+	withAbortOn := func(manifest string) string {
+		return strings.Replace(manifest, "spec:\n  replicas: 10\n", `spec:
+  replicas: 10
+  progressDeadlineSeconds: 600
+  abortOn:
+    restarts: 3
+    waitingReasons: [CrashLoopBackOff, ImagePullBackOff, ErrImagePull, CreateContainerConfigError]
+`, 1)
+	}
+	rolling := "      maxSurge: 1\n      maxUnavailable: 0"
+	e.apply(withAbortOn(analysed("v1", rolling)))
+	e.waitFor("Complete")
+
+	for tag, marker := range map[string]string{"v2": `stepwise.dev/crash-loop: "true"`, "v3": `stepwise.dev/image-pull-error: "true"`} {
+		e.apply(withAbortOn(analysed(tag, rolling, marker)))
+		e.G.Eventually(e.pausedReason, "20s").Should(Equal(stepwisev1alpha1.ReasonRolloutAborted), tag)
+		e.G.Expect(e.Get("hellok8s").Status.Canary.AbortReason).To(MatchRegexp(`pod hellok8s-\w+-\w+ of the new revision: container hellok8s-container is waiting: (CrashLoopBackOff|ErrImagePull|ImagePullBackOff)`))
+		e.G.Eventually(e.podImages).Should(Equal(map[string]int{"guangzhengli/hellok8s:v1": 10}))
+		e.G.Expect(e.eventReasons()).To(ContainElement(stepwisev1alpha1.EventPodUnhealthy))
+	}
+	e.ExpectNoViolations()
+}
