@@ -31,9 +31,11 @@ import (
 //go:embed stages.yaml
 var kwokStages []byte
 
-// Controllers are the kube-controller-manager controllers the cluster runs. The built-in
-// Deployment controller stays on: tests compare Stepwise against it.
-const Controllers = "replicaset,garbagecollector,namespace,serviceaccount,nodelifecycle,deployment"
+// Controllers are the kube-controller-manager controllers the cluster runs besides the built-in
+// Deployment controller, which stays on too (tests compare Stepwise against it) and may run in a
+// process of its own (Options.SeparateDeploymentController). The job controller runs the Jobs of
+// analysis.
+const Controllers = "replicaset,garbagecollector,namespace,serviceaccount,nodelifecycle,job"
 
 // Options configure a cluster.
 type Options struct {
@@ -200,9 +202,9 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, retErr error) {
 	if opts.ControllerManagerBurst > 0 {
 		kcmArgs = append(kcmArgs, "--kube-api-burst="+strconv.Itoa(opts.ControllerManagerBurst))
 	}
-	controllers := Controllers
+	controllers := Controllers + ",deployment"
 	if opts.SeparateDeploymentController {
-		controllers = strings.TrimSuffix(Controllers, ",deployment")
+		controllers = Controllers
 		if err := c.startBinary(DeploymentControllerProcess, "kube-controller-manager", append(kcmArgs, "--controllers=deployment")...); err != nil {
 			return nil, err
 		}
