@@ -3,10 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -198,28 +195,11 @@ spec:
 	e.ExpectNoViolations()
 }
 
-// checkServer answers a web metric's JSON with what the test sets.
-type checkServer struct {
-	body atomic.Value
-	*httptest.Server
-}
-
-func startCheckServer(t *testing.T, body string) *checkServer {
-	s := &checkServer{}
-	s.body.Store(body)
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(s.body.Load().(string)))
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
 // Background analysis beside a plain rolling update: a web check that stays good lets v2
 // complete (the run is stopped then); one that turns bad midway through v3 aborts it.
 func TestBackgroundWebAnalysis(t *testing.T) {
 	e := newEnv(t)
-	check := startCheckServer(t, `{"ok": true}`)
+	check := testenv.StartJSONServer(t, `{"ok": true}`)
 	e.apply(fmt.Sprintf(`apiVersion: stepwise.dev/v1alpha1
 kind: AnalysisTemplate
 metadata:
@@ -249,7 +229,7 @@ spec:
 
 	e.apply(analysed("v3", background, slow))
 	e.G.Eventually(func() int { return e.podImages()["guangzhengli/hellok8s:v3"] }).Should(BeNumerically(">=", 3))
-	check.body.Store(`{"ok": false}`)
+	check.SetBody(`{"ok": false}`)
 	e.G.Eventually(e.pausedReason).Should(Equal(stepwisev1alpha1.ReasonRolloutAborted))
 	e.G.Eventually(e.podImages).Should(Equal(map[string]int{"guangzhengli/hellok8s:v2": 10}))
 	e.G.Expect(e.Get("hellok8s").Status.Canary.AbortReason).To(ContainSubstring(`metric "health" Failed: measured false`))
@@ -261,7 +241,7 @@ spec:
 // with the reason in the condition.
 func TestInconclusiveAndInvalidAnalysisPause(t *testing.T) {
 	e := newEnv(t)
-	check := startCheckServer(t, `{"rate": 0.07}`)
+	check := testenv.StartJSONServer(t, `{"rate": 0.07}`)
 	e.apply(fmt.Sprintf(`apiVersion: stepwise.dev/v1alpha1
 kind: AnalysisTemplate
 metadata:
