@@ -229,7 +229,6 @@ type WebHeader struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:shortName=at,categories=all
-// +kubebuilder:printcolumn:name="Metrics",type=string,JSONPath=`.spec.metrics[*].name`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // AnalysisTemplate is a reusable analysis in one namespace.
@@ -251,7 +250,6 @@ type AnalysisTemplateList struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:scope=Cluster,shortName=cat,categories=all
-// +kubebuilder:printcolumn:name="Metrics",type=string,JSONPath=`.spec.metrics[*].name`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // ClusterAnalysisTemplate is an AnalysisTemplate every namespace can use.

@@ -89,7 +89,11 @@ func TestBadManifestsAreRejectedAtAdmission(t *testing.T) {
 		{"negative partition", "partition: 1", "partition: -2", []string{"spec.strategy.rollingUpdate.partition", "non-negative"}},
 		{"negative step", "- replicas: 1", "- replicas: -1", []string{"spec.strategy.rollingUpdate.steps[0].replicas", "non-negative"}},
 		{"step over 100%", "replicas: 50%", "replicas: 150%", []string{"spec.strategy.rollingUpdate.steps[1].replicas", "0% to 100%"}},
-		{"step without replicas", "- replicas: 1\n        pause", "- pause", []string{"spec.strategy.rollingUpdate.steps[0].replicas", "Required value"}},
+		{"step without replicas, pause or analysis", "- replicas: 1\n        pause: {durationSeconds: 30}", "- {}", []string{"spec.strategy.rollingUpdate.steps[0]", "a step needs replicas, pause or analysis"}},
+		{"analysis step without templates", "- replicas: 50%", "- analysis: {templates: []}", []string{"spec.strategy.rollingUpdate.steps[1].analysis.templates", "at least 1 items"}},
+		{"negative startingStep", "      - replicas: 50%\n", "      - replicas: 50%\n      analysis: {templates: [{templateName: t}], startingStep: -1}\n", []string{"spec.strategy.rollingUpdate.analysis.startingStep", "greater than or equal to 0"}},
+		{"empty abortOn", "progressGates:", "abortOn: {}\n  progressGates:", []string{"spec.abortOn", "set restarts or waitingReasons"}},
+		{"negative abortOn restarts", "progressGates:", "abortOn: {restarts: -1}\n  progressGates:", []string{"spec.abortOn.restarts", "greater than or equal to 0"}},
 		{"negative pause", "durationSeconds: 30", "durationSeconds: -5", []string{"spec.strategy.rollingUpdate.steps[0].pause.durationSeconds", "greater than or equal to 0"}},
 		{"restartPolicy Never", "restartPolicy: Always", "restartPolicy: Never", []string{"spec.template.spec.restartPolicy", "only \"Always\" is supported"}},
 		{"name too long for its ReplicaSets", "metadata:\n  name: web", "metadata:\n  name: " + strings.Repeat("w", stepwisev1alpha1.MaxNameLength+1), []string{"metadata.name", "must be no more than 242 characters"}},
@@ -117,4 +121,76 @@ func TestBadManifestsAreRejectedAtAdmission(t *testing.T) {
 	// The selector cannot change after creation.
 	_, err := suite.Kubectl("", "patch", "rollout/web", "-n", e.NS, "--type=merge", "-p", `{"spec":{"selector":{"matchLabels":{"app":"web","extra":"x"}},"template":{"metadata":{"labels":{"extra":"x"}}}}}`)
 	e.G.Expect(err).To(MatchError(And(ContainSubstring("spec.selector"), ContainSubstring("field is immutable"))))
+}
+
+// validTemplate is a good AnalysisTemplate; each case below breaks one thing in it.
+const validTemplate = `apiVersion: stepwise.dev/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: checks
+spec:
+  args:
+  - name: service
+  - name: hash
+    valueFrom: {podTemplateHashValue: Latest}
+  metrics:
+  - name: error-rate
+    interval: 30s
+    count: 5
+    failureLimit: 1
+    successCondition: result < 0.05
+    provider:
+      prometheus:
+        address: http://prometheus:9090
+        query: sum(rate(errors{service="{{args.service}}"}[1m]))
+  - name: health
+    provider:
+      web:
+        url: http://web/health
+        jsonPath: $.ok
+`
+
+// TestBadAnalysisTemplatesAreRejectedAtAdmission: each bad template is rejected with a message
+// naming the field; the good one it came from is accepted, as a ClusterAnalysisTemplate too.
+func TestBadAnalysisTemplatesAreRejectedAtAdmission(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name, from, to string
+		want           []string
+	}{
+		{"no provider", "    provider:\n      web:\n        url: http://web/health\n        jsonPath: $.ok\n", "    provider: {}\n", []string{"spec.metrics[1].provider", "exactly one provider (job, prometheus or web) must be set"}},
+		{"two providers", "      web:\n        url: http://web/health", "      prometheus: {address: http://p, query: up}\n      web:\n        url: http://web/health", []string{"spec.metrics[1].provider", "exactly one provider"}},
+		{"negative interval", "interval: 30s", "interval: -30s", []string{"spec.metrics[0].interval", "must be a non-negative duration"}},
+		{"interval without a unit", "interval: 30s", "interval: \"30\"", []string{"spec.metrics[0].interval", "must be a non-negative duration"}},
+		{"negative count", "count: 5", "count: -5", []string{"spec.metrics[0].count", "greater than or equal to 0"}},
+		{"negative failureLimit", "failureLimit: 1", "failureLimit: -1", []string{"spec.metrics[0].failureLimit", "greater than or equal to 0"}},
+		{"negative inconclusiveLimit", "failureLimit: 1", "inconclusiveLimit: -1", []string{"spec.metrics[0].inconclusiveLimit", "greater than or equal to 0"}},
+		{"negative consecutiveErrorLimit", "failureLimit: 1", "consecutiveErrorLimit: -1", []string{"spec.metrics[0].consecutiveErrorLimit", "greater than or equal to 0"}},
+		{"empty query", `query: sum(rate(errors{service="{{args.service}}"}[1m]))`, `query: ""`, []string{"spec.metrics[0].provider.prometheus.query", "at least 1 chars long"}},
+		{"empty URL", "url: http://web/health", `url: ""`, []string{"spec.metrics[1].provider.web.url", "at least 1 chars long"}},
+		{"value and valueFrom", "    valueFrom: {podTemplateHashValue: Latest}", "    value: abc\n    valueFrom: {podTemplateHashValue: Latest}", []string{"spec.args[1].valueFrom", "value and valueFrom are mutually exclusive"}},
+		{"unknown hash", "podTemplateHashValue: Latest", "podTemplateHashValue: Newest", []string{"spec.args[1].valueFrom.podTemplateHashValue", "Unsupported value", "Stable", "Latest"}},
+		{"no metrics", validTemplate[strings.Index(validTemplate, "  metrics:"):], "  metrics: []\n", []string{"spec.metrics", "at least 1 items"}},
+		{"duplicate metric", "  - name: health", "  - name: error-rate", []string{"spec.metrics[1]", "Duplicate value"}},
+		{"job metric with a condition", "    provider:\n      web:\n        url: http://web/health\n        jsonPath: $.ok\n", "    successCondition: result\n    provider:\n      job:\n        spec:\n          template:\n            spec:\n              containers: [{name: c, image: i}]\n", []string{"spec.metrics[1].successCondition", "a job metric is judged by the Job's outcome"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := strings.Replace(validTemplate, tc.from, tc.to, 1)
+			if bad == validTemplate {
+				t.Fatalf("case %q changes nothing", tc.name)
+			}
+			g := NewWithT(t)
+			_, err := suite.Kubectl(bad, "apply", "-n", e.NS, "-f", "-")
+			g.Expect(err).To(HaveOccurred(), "accepted:\n%s", bad)
+			for _, want := range tc.want {
+				g.Expect(err.Error()).To(ContainSubstring(want))
+			}
+		})
+	}
+	e.apply(validTemplate)
+	cluster := strings.Replace(strings.Replace(validTemplate, "kind: AnalysisTemplate", "kind: ClusterAnalysisTemplate", 1), "name: checks", "name: "+e.NS+"-checks", 1)
+	e.mustKubectl(cluster, "apply", "-f", "-")
+	e.T.Cleanup(func() { _, _ = suite.Kubectl("", "delete", "clusteranalysistemplate", e.NS+"-checks") })
+	e.G.Expect(e.mustKubectl("", "get", "at,cat", "-n", e.NS, "-o", "name")).To(Equal(
+		"analysistemplate.stepwise.dev/checks\nclusteranalysistemplate.stepwise.dev/" + e.NS + "-checks\n"))
 }
