@@ -138,6 +138,10 @@ func getJSON(ctx context.Context, hc *http.Client, timeout *stepwisev1alpha1.Dur
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			urlErr.URL = redact(urlErr.URL)
+		}
 		return nil, err
 	}
 	defer resp.Body.Close()
