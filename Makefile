@@ -99,6 +99,11 @@ demo: cluster-up build ## Tell the hellok8s story on the local cluster with kube
 	KUBECONFIG=$(LOCAL_KUBECONFIG) $(MAKE) install
 	hack/demo.sh
 
+.PHONY: demo-analysis
+demo-analysis: cluster-up build ## Show a canary judged by a real Prometheus on the local cluster: a good version completes, a bad one is aborted.
+	KUBECONFIG=$(LOCAL_KUBECONFIG) $(MAKE) install
+	hack/demo-analysis.sh
+
 .PHONY: run
 run: ## Run the controller against $KUBECONFIG, or against the local cluster (started, CRDs installed) when KUBECONFIG is unset.
 ifeq ($(KUBECONFIG),)

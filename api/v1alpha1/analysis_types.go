@@ -88,8 +88,9 @@ type Metric struct {
 	// +optional
 	Interval *Duration `json:"interval,omitempty"`
 
-	// How many measurements to take. Absent: 1 without an interval; with one, measurements go
-	// on until the analysis is stopped (background analysis).
+	// How many measurements to take; a measurement error is not one. Absent or 0: 1 without
+	// an interval; with one, measurements go on until the analysis is stopped (background
+	// analysis).
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	Count *int32 `json:"count,omitempty"`

@@ -126,6 +126,8 @@ func TestMetricPhaseFollowsTheLimits(t *testing.T) {
 		{name: "inconclusive", metric: stepwisev1alpha1.Metric{Count: ptr.To[int32](3)}, record: []stepwisev1alpha1.AnalysisPhase{inconclusive}, want: inconclusive},
 		{name: "errors up to the limit keep running", metric: stepwisev1alpha1.Metric{Count: ptr.To[int32](9)}, record: []stepwisev1alpha1.AnalysisPhase{errored, errored, errored, errored}, want: running},
 		{name: "one error past the limit", metric: stepwisev1alpha1.Metric{Count: ptr.To[int32](9)}, record: []stepwisev1alpha1.AnalysisPhase{errored, errored, errored, errored, errored}, want: errored},
+		{name: "errors are not measurements", record: []stepwisev1alpha1.AnalysisPhase{errored, errored}, want: running},
+		{name: "a value after errors", record: []stepwisev1alpha1.AnalysisPhase{errored, successful}, want: successful},
 		{name: "a good measurement resets the errors in a row", metric: stepwisev1alpha1.Metric{Count: ptr.To[int32](9), ConsecutiveErrorLimit: ptr.To[int32](1)}, record: []stepwisev1alpha1.AnalysisPhase{errored, successful, errored}, want: running},
 		{name: "an interval without a count never ends by itself", metric: stepwisev1alpha1.Metric{Interval: ptr.To[stepwisev1alpha1.Duration]("1s")}, record: []stepwisev1alpha1.AnalysisPhase{successful, successful, successful}, want: running},
 	} {
@@ -206,7 +208,7 @@ func TestConclude(t *testing.T) {
 	}
 	Record(&b, Result(&r.Status, "b"), stepwisev1alpha1.Measurement{Phase: failed, Value: "0.5"}, start)
 	Conclude(r)
-	if r.Status.Phase != failed || r.Status.Message != `metric "b" Failed: measured 0.5 (Failed)` {
+	if r.Status.Phase != failed || r.Status.Message != `metric "b" Failed: measured 0.5` {
 		t.Fatalf("failed: %+v", r.Status)
 	}
 
@@ -221,10 +223,9 @@ func TestConclude(t *testing.T) {
 	for range 5 {
 		Record(&a, Result(&errorRun.Status, "a"), stepwisev1alpha1.Measurement{Phase: errored, Message: "connection refused"}, start)
 	}
-	// a's count is 1: the first error already counts as its one measurement but does not pass.
 	Conclude(errorRun)
-	if errorRun.Status.Phase == successful {
-		t.Fatalf("a run whose only measurement errored passed: %+v", errorRun.Status)
+	if errorRun.Status.Phase != errored || errorRun.Status.Message != `metric "a" Error: measurement Error: connection refused` {
+		t.Fatalf("five errors in a row: %+v", errorRun.Status)
 	}
 }
 

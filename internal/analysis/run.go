@@ -44,7 +44,8 @@ func limit(v *int32, def int32) int32 {
 
 // MetricPhase is where a metric stands after the measurements its result records: Failed
 // past failureLimit, Inconclusive past inconclusiveLimit, Error past consecutiveErrorLimit,
-// Successful once every wanted measurement is taken, else Running.
+// Successful once every wanted measurement is taken, else Running. An error is no measurement:
+// count wants that many values judged.
 func MetricPhase(m *stepwisev1alpha1.Metric, r *stepwisev1alpha1.MetricResult) stepwisev1alpha1.AnalysisPhase {
 	switch wanted := measurementsWanted(m); {
 	case r.Failed > limit(m.FailureLimit, 0):
@@ -53,7 +54,7 @@ func MetricPhase(m *stepwisev1alpha1.Metric, r *stepwisev1alpha1.MetricResult) s
 		return stepwisev1alpha1.AnalysisPhaseInconclusive
 	case r.ConsecutiveError > limit(m.ConsecutiveErrorLimit, DefaultConsecutiveErrorLimit):
 		return stepwisev1alpha1.AnalysisPhaseError
-	case wanted > 0 && r.Count >= wanted:
+	case wanted > 0 && r.Successful+r.Failed+r.Inconclusive >= wanted:
 		return stepwisev1alpha1.AnalysisPhaseSuccessful
 	}
 	return stepwisev1alpha1.AnalysisPhaseRunning
@@ -146,7 +147,7 @@ func describe(ms stepwisev1alpha1.Measurement) string {
 	if ms.Phase == stepwisev1alpha1.AnalysisPhaseError || ms.Value == "" {
 		return fmt.Sprintf("measurement %s: %s", ms.Phase, ms.Message)
 	}
-	return fmt.Sprintf("measured %s (%s)", ms.Value, ms.Phase)
+	return "measured " + ms.Value
 }
 
 // trim drops the oldest measurements beyond MaxMeasurements, so a run never grows without
