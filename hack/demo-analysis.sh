@@ -61,7 +61,7 @@ spec:
   - name: error-rate
     interval: 2s
     count: 3
-    successCondition: result < 0.05
+    successCondition: result.all(x, x < 0.05)
     provider:
       prometheus:
         address: $PROMETHEUS

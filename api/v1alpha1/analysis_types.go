@@ -78,6 +78,7 @@ type FieldRef struct {
 // Metric is one measurement repeated over time, and how to judge it.
 // +kubebuilder:validation:XValidation:rule="(has(self.provider.job) ? 1 : 0) + (has(self.provider.prometheus) ? 1 : 0) + (has(self.provider.web) ? 1 : 0) == 1",message="exactly one provider (job, prometheus or web) must be set",fieldPath=".provider",reason=FieldValueInvalid
 // +kubebuilder:validation:XValidation:rule="!has(self.provider.job) || (!has(self.successCondition) && !has(self.failureCondition))",message="a job metric is judged by the Job's outcome: conditions do not apply",fieldPath=".successCondition",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.count) || self.count <= 1 || has(self.interval)",message="more than one measurement needs an interval",fieldPath=".interval",reason=FieldValueRequired
 type Metric struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
@@ -171,8 +172,8 @@ type JobMetadata struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
-// PrometheusMetric is an instant query; `result` is a number for a scalar or a one-sample
-// vector, and a list of numbers for a vector of several.
+// PrometheusMetric is an instant query; `result` is a number for a scalar and a list of numbers
+// (one per series) for a vector.
 type PrometheusMetric struct {
 	// The server's base URL, like http://prometheus.monitoring:9090.
 	// +kubebuilder:validation:MinLength=1
@@ -348,6 +349,12 @@ type AnalysisRunSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	TerminateReason string `json:"terminateReason,omitempty"`
+	// Why the analysis cannot start (a missing template or argument, a condition that does not
+	// compile): the run ends Error with it. Set when the run is created, so that no run is
+	// ever seen without its metrics and without the reason.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Invalid string `json:"invalid,omitempty"`
 }
 
 // MaxMeasurements is how many measurements a metric's result keeps; older ones are dropped.
@@ -361,7 +368,7 @@ type AnalysisRunStatus struct {
 	// +optional
 	Message string `json:"message,omitempty"`
 	// +optional
-	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	StartedAt *metav1.MicroTime `json:"startedAt,omitempty"`
 	// Metrics that ended Successful and Failed, as "passed/failed" for kubectl get.
 	// +optional
 	Summary string `json:"summary,omitempty"`
@@ -407,9 +414,9 @@ type Measurement struct {
 	// +optional
 	Message string `json:"message,omitempty"`
 	// +optional
-	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	StartedAt *metav1.MicroTime `json:"startedAt,omitempty"`
 	// +optional
-	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+	FinishedAt *metav1.MicroTime `json:"finishedAt,omitempty"`
 	// The Job of a job metric's measurement.
 	// +optional
 	JobName string `json:"jobName,omitempty"`

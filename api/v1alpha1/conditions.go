@@ -115,4 +115,7 @@ const (
 	// AnalysisAttemptLabel is the rollout attempt (status.canary.attempt) an AnalysisRun
 	// belongs to.
 	AnalysisAttemptLabel = "stepwise.dev/attempt"
+	// AnalysisRevisionLabel is the revision an AnalysisRun analyses: an undo or a return to an
+	// earlier template is a new revision, analysed anew.
+	AnalysisRevisionLabel = "stepwise.dev/revision"
 )

@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -55,7 +54,7 @@ func main() {
 
 	options := ctrl.Options{
 		Scheme: scheme,
-		Cache:  cacheOptions(),
+		Cache:  rollout.CacheOptions(),
 		// By default metrics only over HTTPS, to clients the API server authenticates and
 		// authorizes (for instance a ServiceAccount bound to the stepwise-metrics-reader
 		// ClusterRole).
@@ -98,12 +97,4 @@ func main() {
 		log.Error(err, "Manager stopped")
 		os.Exit(1)
 	}
-}
-
-// cacheOptions are the Rollout controller's cache options, with the Jobs of other owners kept
-// as metadata only.
-func cacheOptions() cache.Options {
-	opts := rollout.CacheOptions()
-	opts.ByObject[&batchv1.Job{}] = analysisrun.JobCacheOptions()
-	return opts
 }

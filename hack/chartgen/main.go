@@ -79,6 +79,9 @@ func crds(in []byte) ([]byte, error) {
 		}
 		out.WriteString("---\n")
 		out.Write(bytes.Replace(doc, []byte(crdMetadata), []byte(chartCRDMetadata), 1))
+		if !bytes.HasSuffix(doc, []byte("\n")) {
+			out.WriteString("\n") // the split took it
+		}
 		n++
 	}
 	if n == 0 {

@@ -47,6 +47,8 @@ func TestJudge(t *testing.T) {
 		{name: "web JSON", success: `result.status == "ok"`, result: map[string]any{"status": "ok"}, want: successful},
 		{name: "neither condition holds", success: "result < 0.05", failure: "result > 0.10", result: 0.07, want: inconclusive},
 		{name: "failure wins", success: "result < 0.5", failure: "result > 0.1", result: 0.2, want: failed},
+		{name: "failure wins over a success condition that cannot be evaluated", success: "result.rate < 0.05", failure: `result.status == "down"`,
+			result: map[string]any{"status": "down"}, want: failed},
 		{name: "only a failure condition, not met", failure: "result > 0.1", result: 0.05, want: successful},
 		{name: "no conditions", result: 12.0, want: successful},
 		{name: "missing JSON field", success: "result.status == 'ok'", result: map[string]any{}, wantErr: "successCondition: no such key: status"},
@@ -176,13 +178,14 @@ func TestNextDue(t *testing.T) {
 	}
 	expectDue(start, false, 5*time.Second) // the initial delay
 	expectDue(start.Add(5*time.Second), true, 0)
-	// A measurement finishing at 5.3 s is kept as 6 s: the next is due at 8 s, never before 7.3 s.
+	// A measurement finishing at 5.3 s: the next is due 2 s later, at 7.3 s.
 	Record(m, r, measurement(successful), start.Add(5300*time.Millisecond))
-	expectDue(start.Add(7300*time.Millisecond), false, 700*time.Millisecond)
-	expectDue(start.Add(8*time.Second), true, 0)
-	Start(r, "job-2", start.Add(8*time.Second))
+	expectDue(start.Add(7*time.Second), false, 300*time.Millisecond)
+	expectDue(start.Add(7300*time.Millisecond), true, 0)
+	Start(r, "job-2", start.Add(7300*time.Millisecond))
 	expectDue(start.Add(20*time.Second), false, 0) // a running Job: its end wakes the run
 	Record(m, r, measurement(successful), start.Add(9*time.Second))
+	expectDue(start.Add(10*time.Second), false, time.Second)
 	Record(m, r, measurement(successful), start.Add(11*time.Second))
 	expectDue(start.Add(60*time.Second), false, 0) // done
 	if r.Phase != successful || r.Measurements[1].JobName != "job-2" {
@@ -258,6 +261,7 @@ func TestNewRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Name != "web-4-step-2" || got.Labels[stepwisev1alpha1.AnalysisPointLabel] != "step-2" || got.Labels[stepwisev1alpha1.PodTemplateHashLabel] != "abc" ||
+		got.Labels[stepwisev1alpha1.AnalysisRevisionLabel] != "4" ||
 		metav1.GetControllerOf(got).UID != "uid-1" {
 		t.Fatalf("run metadata: %+v", got.ObjectMeta)
 	}
@@ -291,6 +295,9 @@ func TestNewRun(t *testing.T) {
 			in.Templates[0].Metrics[0].Provider.Prometheus.Query = "{{args.nope}}"
 		}, `metric "error-rate": {{args.nope}} names no argument`},
 		{"condition that does not compile", func(in *RunInput) { in.Templates[0].Metrics[0].SuccessCondition = "result <" }, `successCondition "result <"`},
+		{"timeout out of range", func(in *RunInput) {
+			in.Templates[0].Metrics[0].Provider.Prometheus.Timeout = ptr.To[stepwisev1alpha1.Duration]("99999999999h")
+		}, `provider.prometheus.timeout`},
 		{"duplicate metric", func(in *RunInput) {
 			in.Analysis.Templates = append(in.Analysis.Templates, stepwisev1alpha1.AnalysisTemplateRef{TemplateName: "again"})
 			in.Templates = append(in.Templates, in.Templates[0])
@@ -306,8 +313,12 @@ func TestNewRun(t *testing.T) {
 			if !errors.As(err, &invalidErr) || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("NewRun error = %v; want an InvalidAnalysisError containing %q", err, tc.wantErr)
 			}
-			if got == nil || got.Status.Phase != errored || got.Status.Message != err.Error() || len(got.Spec.Metrics) != 0 {
+			if got == nil || got.Spec.Invalid != err.Error() || len(got.Spec.Metrics) != 0 {
 				t.Fatalf("the run of an invalid analysis: %+v", got)
+			}
+			Conclude(got)
+			if got.Status.Phase != errored || got.Status.Message != err.Error() {
+				t.Fatalf("the run of an invalid analysis concludes %+v", got.Status)
 			}
 		})
 	}

@@ -48,8 +48,8 @@ func invalid(format string, args ...any) error {
 // NewRun is the AnalysisRun of in: named <rollout>-<revision>-<point> (with -retry<N> from the
 // first retry on), labelled with its point, attempt and hash, controlled by the Rollout, its
 // templates' metrics merged with the arguments substituted. When the analysis cannot start
-// the run is still returned, phase Error with the reason as its message, together with an
-// InvalidAnalysisError: the run records the failure where people look for it.
+// the run is still returned, the reason in spec.invalid (it ends Error with it), together with
+// an InvalidAnalysisError: the run records the failure where people look for it.
 func NewRun(in RunInput) (*stepwisev1alpha1.AnalysisRun, error) {
 	ro := in.Rollout
 	name := fmt.Sprintf("-%d-%s", in.Revision, in.Point)
@@ -61,16 +61,17 @@ func NewRun(in RunInput) (*stepwisev1alpha1.AnalysisRun, error) {
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: ro.Namespace,
 			Labels: map[string]string{
-				stepwisev1alpha1.AnalysisPointLabel:   in.Point,
-				stepwisev1alpha1.AnalysisAttemptLabel: strconv.Itoa(int(in.Attempt)),
-				stepwisev1alpha1.PodTemplateHashLabel: in.Hash,
+				stepwisev1alpha1.AnalysisPointLabel:    in.Point,
+				stepwisev1alpha1.AnalysisAttemptLabel:  strconv.Itoa(int(in.Attempt)),
+				stepwisev1alpha1.AnalysisRevisionLabel: strconv.FormatInt(in.Revision, 10),
+				stepwisev1alpha1.PodTemplateHashLabel:  in.Hash,
 			},
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(ro, stepwisev1alpha1.GroupVersion.WithKind("Rollout"))},
 		},
 	}
 	metrics, args, err := resolve(in)
 	if err != nil {
-		run.Status = stepwisev1alpha1.AnalysisRunStatus{Phase: stepwisev1alpha1.AnalysisPhaseError, Message: err.Error(), Summary: "0/0"}
+		run.Spec.Invalid = err.Error()
 		return run, err
 	}
 	run.Spec.Metrics, run.Spec.Args = metrics, args
@@ -226,7 +227,14 @@ func substitute(m *stepwisev1alpha1.Metric, values map[string]string) error {
 
 // checkDurations parses a metric's durations, which admission checked only by their form.
 func checkDurations(m *stepwisev1alpha1.Metric) error {
-	for field, d := range map[string]*stepwisev1alpha1.Duration{"interval": m.Interval, "initialDelay": m.InitialDelay} {
+	durations := map[string]*stepwisev1alpha1.Duration{"interval": m.Interval, "initialDelay": m.InitialDelay}
+	if p := m.Provider.Prometheus; p != nil {
+		durations["provider.prometheus.timeout"] = p.Timeout
+	}
+	if w := m.Provider.Web; w != nil {
+		durations["provider.web.timeout"] = w.Timeout
+	}
+	for field, d := range durations {
 		if _, err := ParseDuration(d); err != nil {
 			return fmt.Errorf("metric %q: %s: %w", m.Name, field, err)
 		}

@@ -27,6 +27,10 @@ func mustEnv() *cel.Env {
 	return env
 }
 
+// maxConditionCost bounds what one evaluation may cost (CEL's runtime cost units): a template
+// cannot make the controller spin on a nested comprehension over a large result.
+const maxConditionCost = 1_000_000
+
 // Conditions are a metric's compiled success and failure conditions (nil when absent).
 type Conditions struct {
 	success, failure cel.Program
@@ -54,7 +58,7 @@ func compileOne(expr string) (cel.Program, error) {
 	if iss.Err() != nil {
 		return nil, iss.Err()
 	}
-	return conditionEnv.Program(ast)
+	return conditionEnv.Program(ast, cel.CostLimit(maxConditionCost))
 }
 
 // Judge is a measurement's phase for result, as in Argo Rollouts: Failed when the failure
@@ -64,26 +68,22 @@ func compileOne(expr string) (cel.Program, error) {
 // the JSON lacks, a string compared with a number) is an error.
 func (c Conditions) Judge(result any) (stepwisev1alpha1.AnalysisPhase, error) {
 	failed, err := evaluate(c.failure, result)
-	if err != nil {
+	switch {
+	case err != nil:
 		return "", fmt.Errorf("failureCondition: %w", err)
+	case failed:
+		return stepwisev1alpha1.AnalysisPhaseFailed, nil // whatever the success condition says
+	case c.success == nil:
+		return stepwisev1alpha1.AnalysisPhaseSuccessful, nil // no condition, or only a failure one
 	}
 	passed, err := evaluate(c.success, result)
-	if err != nil {
+	switch {
+	case err != nil:
 		return "", fmt.Errorf("successCondition: %w", err)
-	}
-	switch {
-	case c.failure == nil && c.success == nil:
-		passed = true
-	case c.failure == nil:
-		failed = !passed
-	case c.success == nil:
-		passed = !failed
-	}
-	switch {
-	case failed:
-		return stepwisev1alpha1.AnalysisPhaseFailed, nil
 	case passed:
 		return stepwisev1alpha1.AnalysisPhaseSuccessful, nil
+	case c.failure == nil:
+		return stepwisev1alpha1.AnalysisPhaseFailed, nil // only a success condition
 	}
 	return stepwisev1alpha1.AnalysisPhaseInconclusive, nil
 }

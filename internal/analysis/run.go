@@ -174,7 +174,14 @@ func Result(st *stepwisev1alpha1.AnalysisRunStatus, name string) *stepwisev1alph
 // terminate ends Successful unless one of those already decided it.
 func Conclude(run *stepwisev1alpha1.AnalysisRun) {
 	st := &run.Status
-	if st.Phase.Completed() {
+	switch {
+	case st.Phase.Completed():
+		return
+	case run.Spec.Invalid != "":
+		st.Phase, st.Message, st.Summary = stepwisev1alpha1.AnalysisPhaseError, run.Spec.Invalid, "0/0"
+		return
+	case len(run.Spec.Metrics) == 0:
+		st.Phase, st.Message, st.Summary = stepwisev1alpha1.AnalysisPhaseError, "the analysis has no metrics", "0/0"
 		return
 	}
 	var passed, failed int
@@ -208,12 +215,9 @@ func Conclude(run *stepwisev1alpha1.AnalysisRun) {
 	}
 }
 
-// ptrTime is t rounded up to a whole second, as the API keeps it: an interval measured from
-// the kept time never ends early.
-func Timestamp(t time.Time) *metav1.Time {
-	if r := t.Truncate(time.Second); !r.Equal(t) {
-		t = r.Add(time.Second)
-	}
-	mt := metav1.NewTime(t)
+// Timestamp is t as a measurement keeps it, to the microsecond: an interval measured from the
+// kept time is the interval asked for.
+func Timestamp(t time.Time) *metav1.MicroTime {
+	mt := metav1.NewMicroTime(t)
 	return &mt
 }

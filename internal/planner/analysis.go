@@ -5,10 +5,12 @@ import (
 	"slices"
 	"strconv"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 	"github.com/stepwise-dev/stepwise/internal/analysis"
+	"github.com/stepwise-dev/stepwise/internal/revision"
 	"github.com/stepwise-dev/stepwise/internal/status"
 )
 
@@ -36,6 +38,9 @@ func (p *planning) analysisPassed(state *stepwisev1alpha1.CanaryStatus, point st
 	if slices.Contains(state.PromotedAnalyses, point) {
 		return true
 	}
+	if p.newRS == nil {
+		return false // the run is named after the new revision, which does not exist yet
+	}
 	run := p.runFor(state, point)
 	if run == nil {
 		p.plan.StartAnalysis = append(p.plan.StartAnalysis, AnalysisStart{Point: point, Attempt: state.Attempt, Analysis: check, StableHash: p.stableHash()})
@@ -43,14 +48,20 @@ func (p *planning) analysisPassed(state *stepwisev1alpha1.CanaryStatus, point st
 	}
 	switch phase := run.Status.Phase; phase {
 	case stepwisev1alpha1.AnalysisPhaseSuccessful:
+		if point != analysis.BackgroundPoint {
+			p.analysisEvent(corev1.EventTypeNormal, stepwisev1alpha1.EventAnalysisSuccessful, "Analysis %s passed (%s): going on", run.Name, run.Status.Message)
+		}
 		return true
 	case stepwisev1alpha1.AnalysisPhaseFailed:
 		state.Aborted, state.AbortReason = true, fmt.Sprintf("analysis %s failed: %s", run.Name, run.Status.Message)
 		p.plan.AbortEvent = stepwisev1alpha1.EventAnalysisFailed
 	case stepwisev1alpha1.AnalysisPhaseInconclusive, stepwisev1alpha1.AnalysisPhaseError:
 		reason := stepwisev1alpha1.ReasonInconclusiveAnalysis
-		if phase == stepwisev1alpha1.AnalysisPhaseError && len(run.Spec.Metrics) == 0 {
+		if run.Spec.Invalid != "" {
 			reason = stepwisev1alpha1.ReasonInvalidAnalysis // it could not start
+		}
+		if p.recordedPausedAnalysis() != point {
+			p.analysisEvent(corev1.EventTypeWarning, stepwisev1alpha1.EventAnalysisInconclusive, "Analysis %s ended %s: %s", run.Name, phase, run.Status.Message)
 		}
 		state.PausedAnalysis = point
 		if p.plan.Hold == nil {
@@ -59,6 +70,24 @@ func (p *planning) analysisPassed(state *stepwisev1alpha1.CanaryStatus, point st
 		}
 	}
 	return false
+}
+
+// AnalysisEvent is an event the reconciler records on the Rollout about an analysis outcome.
+type AnalysisEvent struct {
+	Type, Reason, Message string
+}
+
+func (p *planning) analysisEvent(eventType, reason, format string, args ...any) {
+	p.plan.AnalysisEvents = append(p.plan.AnalysisEvents, AnalysisEvent{Type: eventType, Reason: reason, Message: fmt.Sprintf(format, args...)})
+}
+
+// recordedPausedAnalysis is the analysis point the last status recorded as holding the
+// rollout: an outcome is reported when it first holds it, not on every reconcile.
+func (p *planning) recordedPausedAnalysis() string {
+	if st := status.RecordedCanary(p.s.Rollout); st != nil {
+		return st.PausedAnalysis
+	}
+	return ""
 }
 
 // backgroundAnalysis consults the background analysis from its starting step until the
@@ -73,16 +102,23 @@ func (p *planning) backgroundAnalysis(state *stepwisev1alpha1.CanaryStatus, bg *
 	}
 }
 
-// runFor is the run of point for the current revision and attempt, or nil.
+// runFor is the run of point for the new revision (its hash and number) and the current
+// attempt, or nil.
 func (p *planning) runFor(state *stepwisev1alpha1.CanaryStatus, point string) *stepwisev1alpha1.AnalysisRun {
-	hash, attempt := status.CurrentHash(p.s.Rollout), strconv.Itoa(int(state.Attempt))
 	for _, run := range p.s.AnalysisRuns {
-		l := run.Labels
-		if l[stepwisev1alpha1.AnalysisPointLabel] == point && l[stepwisev1alpha1.AnalysisAttemptLabel] == attempt && l[stepwisev1alpha1.PodTemplateHashLabel] == hash {
+		if run.Labels[stepwisev1alpha1.AnalysisPointLabel] == point && p.ofThisAttempt(run, state) {
 			return run
 		}
 	}
 	return nil
+}
+
+// ofThisAttempt reports whether run analyses the new revision in the current attempt.
+func (p *planning) ofThisAttempt(run *stepwisev1alpha1.AnalysisRun, state *stepwisev1alpha1.CanaryStatus) bool {
+	l := run.Labels
+	return p.newRS != nil && l[stepwisev1alpha1.PodTemplateHashLabel] == status.CurrentHash(p.s.Rollout) &&
+		l[stepwisev1alpha1.AnalysisRevisionLabel] == strconv.FormatInt(revision.Of(p.newRS), 10) &&
+		l[stepwisev1alpha1.AnalysisAttemptLabel] == strconv.Itoa(int(state.Attempt))
 }
 
 // stableHash is the pod-template-hash of the newest older revision that has pods.
@@ -103,20 +139,28 @@ func (p *planning) stopAnalyses() {
 	if !p.progressPlanned && p.params.Strategy == stepwisev1alpha1.RollingUpdateRolloutStrategyType {
 		return
 	}
-	hash, state := status.CurrentHash(p.s.Rollout), p.plan.Canary
+	state := p.plan.Canary
 	if state == nil {
 		state = &stepwisev1alpha1.CanaryStatus{}
 	}
+	kept := map[string]bool{}
+	for _, rs := range p.allRSs() {
+		kept[rs.Labels[stepwisev1alpha1.PodTemplateHashLabel]] = true
+	}
 	for _, run := range p.s.AnalysisRuns {
+		if !kept[run.Labels[stepwisev1alpha1.PodTemplateHashLabel]] && (run.Spec.Terminate || run.Status.Phase.Completed()) {
+			p.plan.DeleteAnalysis = append(p.plan.DeleteAnalysis, run) // its revision is gone from the history
+			continue
+		}
 		if run.Spec.Terminate || run.Status.Phase.Completed() {
 			continue
 		}
 		point := run.Labels[stepwisev1alpha1.AnalysisPointLabel]
 		var reason string
 		switch {
-		case run.Labels[stepwisev1alpha1.PodTemplateHashLabel] != hash:
+		case !p.ofThisAttempt(run, state) && run.Labels[stepwisev1alpha1.AnalysisAttemptLabel] == strconv.Itoa(int(state.Attempt)):
 			reason = "superseded: the Rollout's template changed"
-		case run.Labels[stepwisev1alpha1.AnalysisAttemptLabel] != strconv.Itoa(int(state.Attempt)):
+		case !p.ofThisAttempt(run, state):
 			reason = "superseded: the rollout was retried"
 		case state.Aborted:
 			reason = "the rollout was aborted"

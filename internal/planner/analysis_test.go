@@ -191,3 +191,45 @@ func TestAbortOnUnhealthyNewPods(t *testing.T) {
 		})
 	}
 }
+
+// A canary pod that loses its availability while the step is analysed does not end the
+// analysis: the run goes on, and the step waits for both.
+func TestAnalysisStepSurvivesAnAvailabilityDip(t *testing.T) {
+	g := NewWithT(t)
+	s := progressiveSim(t, analysisCanary(), 16, 1, 1)
+	s.setImage("v2")
+	s.until("the analysis of v2", s.hasRun("v2-step-2-0"))
+	canary := s.newest()
+	for i := range s.pods[canary] {
+		s.pods[canary][i].readyAt = -1 // unready from now on
+	}
+	for range 10 {
+		s.step()
+	}
+	g.Expect(s.run("v2-step-2-0").Spec.Terminate).To(BeFalse(), "the run goes on")
+	for i := range s.pods[canary] {
+		s.pods[canary][i].readyAt = s.tick
+	}
+	s.endAnalysis("v2-step-2-0", stepwisev1alpha1.AnalysisPhaseSuccessful)
+	s.until("v2 rolled out", s.converged)
+}
+
+// Going back to a template analysed before is a new revision, analysed anew: the earlier
+// run's verdict is not reused.
+func TestAnAnalysedTemplateComingBackIsAnalysedAgain(t *testing.T) {
+	g := NewWithT(t)
+	s := progressiveSim(t, analysisCanary(), 17, 1, 1)
+	s.setImage("v2")
+	s.until("the analysis of v2", s.hasRun("v2-step-2-0"))
+	s.endAnalysis("v2-step-2-0", stepwisev1alpha1.AnalysisPhaseFailed)
+	s.until("the abort", s.pausedFor(stepwisev1alpha1.ReasonRolloutAborted))
+	s.setImage("v3")
+	s.until("the analysis of v3", s.hasRun("v3-step-2-0"))
+	s.endAnalysis("v3-step-2-0", stepwisev1alpha1.AnalysisPhaseSuccessful)
+	s.until("v3 rolled out", s.converged)
+	s.setImage("v2")
+	s.until("a second run of v2", func() bool { return len(s.runs) == 3 })
+	g.Expect(s.runs[2].Labels[stepwisev1alpha1.AnalysisRevisionLabel]).To(Equal("4"))
+	g.Expect(s.runs[0].Labels[stepwisev1alpha1.AnalysisRevisionLabel]).To(Equal("2"))
+	g.Expect(s.pausedReason()).NotTo(Equal(stepwisev1alpha1.ReasonRolloutAborted), "not aborted by the old verdict")
+}

@@ -70,6 +70,9 @@ func Resolve(ro *stepwisev1alpha1.Rollout) (Params, error) {
 	default:
 		return Params{}, invalid("spec.progressDeadlineAction", "unsupported value %q: supported values are None, Pause and Rollback", spec.ProgressDeadlineAction)
 	}
+	if spec.AbortOn != nil && p.Strategy != "" && p.Strategy != stepwisev1alpha1.RollingUpdateRolloutStrategyType {
+		return Params{}, invalid("spec.abortOn", "needs the RollingUpdate strategy: an abort hands the pods back to the stable revision")
+	}
 	switch p.Strategy {
 	case "", stepwisev1alpha1.RollingUpdateRolloutStrategyType:
 		p.Strategy = stepwisev1alpha1.RollingUpdateRolloutStrategyType

@@ -82,9 +82,13 @@ type Plan struct {
 	Services []ServiceSwitch
 	// BlueGreen is the scale-down window to record.
 	BlueGreen *stepwisev1alpha1.BlueGreenStatus
-	// StartAnalysis are the analysis runs to create; StopAnalysis those to terminate.
-	StartAnalysis []AnalysisStart
-	StopAnalysis  []AnalysisStop
+	// StartAnalysis are the analysis runs to create; StopAnalysis those to terminate;
+	// DeleteAnalysis the ended ones whose revision left the history.
+	StartAnalysis  []AnalysisStart
+	StopAnalysis   []AnalysisStop
+	DeleteAnalysis []*stepwisev1alpha1.AnalysisRun
+	// AnalysisEvents report analysis outcomes the plan acts on.
+	AnalysisEvents []AnalysisEvent
 	// AbortEvent is the reason of the event that reports an abort this plan decided
 	// (EventAnalysisFailed, EventPodUnhealthy), or "".
 	AbortEvent string

@@ -303,15 +303,23 @@ func (s *sim) applyAnalysis(plan Plan) {
 	for _, start := range plan.StartAnalysis {
 		run := &stepwisev1alpha1.AnalysisRun{
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%s-%d", s.image(), start.Point, start.Attempt), Labels: map[string]string{
-				stepwisev1alpha1.AnalysisPointLabel:   start.Point,
-				stepwisev1alpha1.AnalysisAttemptLabel: fmt.Sprint(start.Attempt),
-				stepwisev1alpha1.PodTemplateHashLabel: revision.ComputeHash(&s.ro.Spec.Template, nil),
+				stepwisev1alpha1.AnalysisPointLabel:    start.Point,
+				stepwisev1alpha1.AnalysisAttemptLabel:  fmt.Sprint(start.Attempt),
+				stepwisev1alpha1.AnalysisRevisionLabel: fmt.Sprint(revision.Of(plan.NewRS)),
+				stepwisev1alpha1.PodTemplateHashLabel:  revision.ComputeHash(&s.ro.Spec.Template, nil),
 			}},
 			Spec:   stepwisev1alpha1.AnalysisRunSpec{Metrics: []stepwisev1alpha1.Metric{{Name: "m"}}},
 			Status: stepwisev1alpha1.AnalysisRunStatus{Phase: stepwisev1alpha1.AnalysisPhaseRunning},
 		}
 		s.runs = append(s.runs, run)
 		s.logf("start analysis %s", run.Name)
+	}
+	for _, gone := range plan.DeleteAnalysis {
+		s.runs = slices.DeleteFunc(s.runs, func(run *stepwisev1alpha1.AnalysisRun) bool { return run.Name == gone.Name })
+		s.logf("delete analysis %s", gone.Name)
+	}
+	for _, ev := range plan.AnalysisEvents {
+		s.logf("event %s: %s", ev.Reason, ev.Message)
 	}
 	for _, stop := range plan.StopAnalysis {
 		run := s.run(stop.Run.Name)

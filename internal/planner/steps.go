@@ -47,6 +47,10 @@ func (p *planning) planProgress() {
 	}
 	for int(state.CurrentStep) < len(steps) {
 		i := state.CurrentStep
+		if steps[i].Analysis != nil {
+			// Its run goes on while the step's pods are not (or no longer) all available.
+			p.wantedAnalysis[analysis.StepPoint(i)] = true
+		}
 		target := min(params.StepTargets[i], maxNew)
 		p.target = target
 		if !p.reached(target) {

@@ -126,7 +126,7 @@ spec:
   - name: error-rate
     interval: 2s
     count: 3
-    successCondition: result < 0.05
+    successCondition: result.all(x, x < 0.05)
     provider:
       prometheus:
         address: %s
@@ -149,7 +149,7 @@ spec:
 	e.G.Eventually(e.pausedReason).Should(Equal(stepwisev1alpha1.ReasonRolloutAborted))
 	e.G.Eventually(e.podImages).Should(Equal(map[string]int{"guangzhengli/hellok8s:v2": 10}))
 	_, err = e.stepwise("status", "hellok8s", "--timeout=5s")
-	e.G.Expect(err).To(MatchError(And(ContainSubstring("was aborted"), ContainSubstring(`metric "error-rate" Failed: measured 0.5`))))
+	e.G.Expect(err).To(MatchError(And(ContainSubstring("was aborted"), ContainSubstring(`metric "error-rate" Failed: measured [0.5]`))))
 	e.G.Expect(e.eventReasons()).To(ContainElements(stepwisev1alpha1.EventAnalysisRunning, stepwisev1alpha1.EventAnalysisFailed))
 	e.ExpectNoViolations()
 }

@@ -2,6 +2,8 @@ package install
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -261,6 +263,7 @@ func checkout(t *testing.T, commit string) string {
 			t.Fatalf("%s: %v\n%s", cmd, err, out)
 		}
 	}
+	alignDependencies(t, extracting)
 	// Whole or not at all; a run alongside that got there first leaves the same tree.
 	if err := os.Rename(extracting, dir); err != nil {
 		if _, statErr := os.Stat(dir); statErr != nil {
@@ -268,6 +271,55 @@ func checkout(t *testing.T, commit string) string {
 		}
 	}
 	return dir
+}
+
+// alignDependencies moves the previous version's required modules to the versions this
+// checkout requires (patch releases of the same libraries, the code unchanged), so that its
+// build finds the packages this checkout's build compiled instead of compiling a second copy of
+// Kubernetes' libraries.
+func alignDependencies(t *testing.T, dir string) {
+	t.Helper()
+	requires := func(dir string) map[string]string {
+		cmd := exec.Command("go", "mod", "edit", "-json")
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go mod edit -json in %s: %v", dir, err)
+		}
+		var mod struct{ Require []struct{ Path, Version string } }
+		if err := json.Unmarshal(out, &mod); err != nil {
+			t.Fatal(err)
+		}
+		versions := map[string]string{}
+		for _, r := range mod.Require {
+			versions[r.Path] = r.Version
+		}
+		return versions
+	}
+	current := requires(suite.Root)
+	args := []string{"mod", "edit"}
+	for path, version := range requires(dir) {
+		if now, ok := current[path]; ok && now != version {
+			args = append(args, "-require="+path+"@"+now)
+		}
+	}
+	edit := exec.Command("go", args...)
+	edit.Dir = dir
+	if out, err := edit.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", edit, err, out)
+	}
+	sums, err := os.ReadFile(filepath.Join(suite.Root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "go.sum"), os.O_APPEND|os.O_WRONLY, 0)
+	if err == nil {
+		_, err = f.Write(sums)
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // startController runs a manager binary as the install manifest runs it: as its

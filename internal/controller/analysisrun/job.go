@@ -38,20 +38,45 @@ func (r *Reconciler) startJob(ctx context.Context, run *stepwisev1alpha1.Analysi
 		},
 		Spec: *m.Spec.DeepCopy(),
 	}
-	if err := r.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating Job %s: %w", name, err)
+	err := r.Create(ctx, job)
+	switch {
+	case err == nil:
+		return nil
+	case apierrors.IsAlreadyExists(err):
+		existing := &batchv1.Job{}
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(job), existing); err != nil {
+			return fmt.Errorf("reading Job %s: %w", name, err)
+		}
+		if !metav1.IsControlledBy(existing, run) {
+			return &jobRefused{fmt.Errorf("job %s exists and belongs to someone else", name)}
+		}
+		return nil // started before a restart
+	case apierrors.IsInvalid(err) || apierrors.IsForbidden(err) || apierrors.IsBadRequest(err):
+		return &jobRefused{fmt.Errorf("creating Job %s: %w", name, err)}
 	}
-	return nil
+	return fmt.Errorf("creating Job %s: %w", name, err)
 }
+
+// jobRefused is a Job the API server will not create as it is (an invalid spec, a quota, a
+// name taken): a measurement error, not a reason to retry the reconcile.
+type jobRefused struct{ error }
+
+func (e *jobRefused) Unwrap() error { return e.error }
 
 // jobOutcome reads a measurement's Job: Successful once complete, Failed once failed, "" while
 // it runs. A Job that is gone is an error of the measurement.
 func (r *Reconciler) jobOutcome(ctx context.Context, namespace, name string) (stepwisev1alpha1.AnalysisPhase, string, error) {
 	job := &batchv1.Job{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, job); err != nil {
-		if apierrors.IsNotFound(err) {
-			return stepwisev1alpha1.AnalysisPhaseError, fmt.Sprintf("Job %s is gone", name), nil
-		}
+	key := client.ObjectKey{Namespace: namespace, Name: name}
+	err := r.Get(ctx, key, job)
+	if apierrors.IsNotFound(err) {
+		// The cache may not show a Job created moments ago: ask the API server.
+		err = r.APIReader.Get(ctx, key, job)
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return stepwisev1alpha1.AnalysisPhaseError, fmt.Sprintf("Job %s is gone", name), nil
+	case err != nil:
 		return "", "", fmt.Errorf("reading Job %s: %w", name, err)
 	}
 	for _, c := range job.Status.Conditions {

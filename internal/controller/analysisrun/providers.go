@@ -39,8 +39,8 @@ func measureWeb(ctx context.Context, hc *http.Client, m *stepwisev1alpha1.WebMet
 	return analysis.Lookup(doc, m.JSONPath)
 }
 
-// measurePrometheus runs the metric's instant query: a scalar or a one-sample vector is a
-// number, a vector of several a list of numbers, an empty vector errNoData.
+// measurePrometheus runs the metric's instant query: a scalar is a number, a vector a list of
+// numbers (one per series), an empty vector errNoData.
 func measurePrometheus(ctx context.Context, hc *http.Client, m *stepwisev1alpha1.PrometheusMetric) (any, error) {
 	endpoint := strings.TrimSuffix(m.Address, "/") + "/api/v1/query?" + url.Values{"query": {m.Query}}.Encode()
 	doc, err := getJSON(ctx, hc, m.Timeout, http.MethodGet, endpoint, nil, m.Headers)
@@ -85,13 +85,10 @@ func measurePrometheus(ctx context.Context, hc *http.Client, m *stepwisev1alpha1
 			}
 			values = append(values, v)
 		}
-		switch len(values) {
-		case 0:
+		if len(values) == 0 {
 			return nil, fmt.Errorf("query %q returned %w", m.Query, errNoData)
-		case 1:
-			return values[0], nil
 		}
-		return values, nil
+		return values, nil // a list even of one: result's type does not depend on how many series match
 	}
 	return nil, fmt.Errorf("result type %q is not a scalar or a vector", answer.Data.ResultType)
 }

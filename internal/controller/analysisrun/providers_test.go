@@ -36,7 +36,7 @@ func TestPrometheusResults(t *testing.T) {
 		wantErr      string
 	}{
 		{"scalar", `{"status":"success","data":{"resultType":"scalar","result":[1700000000,"0.25"]}}`, 0.25, ""},
-		{"one sample", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"0.5"]}]}}`, 0.5, ""},
+		{"one sample", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"0.5"]}]}}`, []any{0.5}, ""},
 		{"several samples", `{"status":"success","data":{"resultType":"vector","result":[{"value":[1,"0.1"]},{"value":[1,"0.2"]}]}}`, []any{0.1, 0.2}, ""},
 		{"no sample", `{"status":"success","data":{"resultType":"vector","result":[]}}`, nil, "returned no data"},
 		{"NaN", `{"status":"success","data":{"resultType":"vector","result":[{"value":[1,"NaN"]}]}}`, nil, "sample value is NaN: no data"},

@@ -6,6 +6,7 @@ package analysisrun
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -31,14 +32,16 @@ const maxValue = 512
 // Reconciler takes the measurements of AnalysisRuns.
 type Reconciler struct {
 	client.Client
-	Clock clock.PassiveClock
+	// APIReader reads past the cache: a Job the cache does not show yet.
+	APIReader client.Reader
+	Clock     clock.PassiveClock
 	// HTTP makes the web and prometheus measurements; each request has its metric's timeout.
 	HTTP *http.Client
 }
 
 // NewReconciler returns a Reconciler wired to the manager.
 func NewReconciler(mgr ctrl.Manager) *Reconciler {
-	return &Reconciler{Client: mgr.GetClient(), Clock: clock.RealClock{}, HTTP: &http.Client{}}
+	return &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: clock.RealClock{}, HTTP: &http.Client{}}
 }
 
 // JobCacheOptions keeps the cache of Jobs to the AnalysisRuns' own.
@@ -57,7 +60,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 		Complete(r)
 }
 
-// +kubebuilder:rbac:groups=stepwise.dev,resources=analysisruns,verbs=get;list;watch
+// +kubebuilder:rbac:groups=stepwise.dev,resources=analysisruns,verbs=list;watch
 // +kubebuilder:rbac:groups=stepwise.dev,resources=analysisruns/status,verbs=patch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 
@@ -136,11 +139,15 @@ func (r *Reconciler) measure(ctx context.Context, run *stepwisev1alpha1.Analysis
 	switch p := m.Provider; {
 	case p.Job != nil:
 		name := jobName(run, m.Name, res.Count+1)
-		if err := r.startJob(ctx, run, p.Job, name); err != nil {
-			return err
+		err = r.startJob(ctx, run, p.Job, name)
+		var refused *jobRefused
+		if !errors.As(err, &refused) {
+			if err != nil {
+				return err
+			}
+			r.startedJob(ctx, run, res, name, now)
+			return nil
 		}
-		analysis.Start(res, name, now)
-		return nil
 	case p.Prometheus != nil:
 		result, err = measurePrometheus(ctx, r.HTTP, p.Prometheus)
 	case p.Web != nil:
@@ -159,6 +166,25 @@ func (r *Reconciler) measure(ctx context.Context, run *stepwisev1alpha1.Analysis
 	ctrl.LoggerFrom(ctx).V(2).Info("Measured", "metric", m.Name, "phase", ms.Phase, "value", ms.Value, "message", ms.Message)
 	analysis.Record(m, res, ms, r.Clock.Now())
 	return nil
+}
+
+// startedJob records a measurement's Job and deletes the Jobs of measurements the result no
+// longer keeps, so that a metric measured for hours leaves at most its last measurements'
+// Jobs behind.
+func (r *Reconciler) startedJob(ctx context.Context, run *stepwisev1alpha1.AnalysisRun, res *stepwisev1alpha1.MetricResult, name string, now time.Time) {
+	kept := map[string]bool{}
+	before := slices.Clone(res.Measurements)
+	analysis.Start(res, name, now)
+	for _, ms := range res.Measurements {
+		kept[ms.JobName] = true
+	}
+	for _, ms := range before {
+		if ms.JobName != "" && !kept[ms.JobName] {
+			if err := r.deleteJob(ctx, run.Namespace, ms.JobName); err != nil {
+				ctrl.LoggerFrom(ctx).V(2).Info("Could not delete the Job of a dropped measurement; the run's deletion takes it", "job", ms.JobName, "error", err.Error())
+			}
+		}
+	}
 }
 
 func judge(m *stepwisev1alpha1.Metric, result any) (stepwisev1alpha1.AnalysisPhase, error) {

@@ -17,9 +17,8 @@ import (
 	"github.com/stepwise-dev/stepwise/internal/status"
 )
 
-// +kubebuilder:rbac:groups=stepwise.dev,resources=analysisruns,verbs=create;patch
-// +kubebuilder:rbac:groups=stepwise.dev,resources=analysisruns/status,verbs=update
-// +kubebuilder:rbac:groups=stepwise.dev,resources=analysistemplates;clusteranalysistemplates,verbs=get;list;watch
+// +kubebuilder:rbac:groups=stepwise.dev,resources=analysisruns,verbs=create;patch;delete
+// +kubebuilder:rbac:groups=stepwise.dev,resources=analysistemplates;clusteranalysistemplates,verbs=get
 
 // analysisRuns are the AnalysisRuns the Rollout controls, from the cache.
 func (r *Reconciler) analysisRuns(ctx context.Context, ro *stepwisev1alpha1.Rollout) ([]*stepwisev1alpha1.AnalysisRun, error) {
@@ -41,6 +40,15 @@ func (r *Reconciler) applyAnalysis(ctx context.Context, ro *stepwisev1alpha1.Rol
 			return err
 		}
 	}
+	for _, ev := range plan.AnalysisEvents {
+		r.Recorder.Eventf(ro, nil, ev.Type, ev.Reason, "Analyzing", "%s", ev.Message)
+	}
+	for _, gone := range plan.DeleteAnalysis {
+		if err := r.Delete(ctx, gone, client.Preconditions{UID: &gone.UID}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting AnalysisRun %s: %w", gone.Name, err)
+		}
+		ctrl.LoggerFrom(ctx).V(2).Info("Deleted analysis of a revision gone from the history", "AnalysisRun", gone.Name)
+	}
 	for _, stop := range plan.StopAnalysis {
 		patch := client.MergeFrom(stop.Run.DeepCopy())
 		stop.Run.Spec.Terminate, stop.Run.Spec.TerminateReason = true, stop.Reason
@@ -53,8 +61,8 @@ func (r *Reconciler) applyAnalysis(ctx context.Context, ro *stepwisev1alpha1.Rol
 }
 
 // startAnalysis creates one run from its templates. When the analysis cannot start (a missing
-// template, a bad expression) the run is created anyway and marked Error with the reason, so
-// that the next plan holds the rollout with that message.
+// template, a bad expression) the run is created anyway with the reason in spec.invalid (it
+// ends Error with it), so that the next plan holds the rollout with that message.
 func (r *Reconciler) startAnalysis(ctx context.Context, ro *stepwisev1alpha1.Rollout, plan *planner.Plan, start planner.AnalysisStart) error {
 	if plan.NewRS == nil {
 		return nil // its revision is known once the new ReplicaSet exists
@@ -63,19 +71,24 @@ func (r *Reconciler) startAnalysis(ctx context.Context, ro *stepwisev1alpha1.Rol
 		Rollout: ro, Point: start.Point, Attempt: start.Attempt, Analysis: start.Analysis,
 		Revision: revision.Of(plan.NewRS), Hash: status.CurrentHash(ro), StableHash: start.StableHash,
 	}
+	var unreadable error
 	for _, ref := range start.Analysis.Templates {
 		spec, err := r.template(ctx, ro.Namespace, ref)
-		if err != nil {
+		if apierrors.IsForbidden(err) && unreadable == nil {
+			unreadable = &analysis.InvalidAnalysisError{Message: err.Error()}
+		} else if err != nil {
 			return err
 		}
 		in.Templates = append(in.Templates, spec)
 	}
 	run, buildErr := analysis.NewRun(in)
 	var invalid *analysis.InvalidAnalysisError
-	if buildErr != nil && !errors.As(buildErr, &invalid) {
+	switch {
+	case unreadable != nil:
+		run.Spec.Metrics, run.Spec.Args, run.Spec.Invalid, buildErr = nil, nil, unreadable.Error(), unreadable
+	case buildErr != nil && !errors.As(buildErr, &invalid):
 		return fmt.Errorf("building AnalysisRun: %w", buildErr)
 	}
-	failed := run.Status
 	if err := r.Create(ctx, run); err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			return nil // created by an earlier reconcile the cache does not show yet
@@ -83,10 +96,6 @@ func (r *Reconciler) startAnalysis(ctx context.Context, ro *stepwisev1alpha1.Rol
 		return fmt.Errorf("creating AnalysisRun %s: %w", run.Name, err)
 	}
 	if buildErr != nil {
-		run.Status = failed
-		if err := r.Status().Update(ctx, run); err != nil {
-			return fmt.Errorf("recording why AnalysisRun %s cannot start: %w", run.Name, err)
-		}
 		r.Recorder.Eventf(ro, run, corev1.EventTypeWarning, stepwisev1alpha1.ReasonInvalidAnalysis, "Analyzing", "Analysis %s cannot start: %s", run.Name, buildErr)
 		return nil
 	}
@@ -96,7 +105,9 @@ func (r *Reconciler) startAnalysis(ctx context.Context, ro *stepwisev1alpha1.Rol
 }
 
 // template is the spec of an AnalysisTemplate or ClusterAnalysisTemplate, or nil when it does
-// not exist.
+// not exist. It reads past the cache: a template is read once per analysis started, not worth
+// an informer, and a namespaced install may not read cluster-scoped ones at all (the error is
+// then Forbidden).
 func (r *Reconciler) template(ctx context.Context, namespace string, ref stepwisev1alpha1.AnalysisTemplateRef) (*stepwisev1alpha1.AnalysisTemplateSpec, error) {
 	var obj client.Object
 	var spec *stepwisev1alpha1.AnalysisTemplateSpec
@@ -108,10 +119,10 @@ func (r *Reconciler) template(ctx context.Context, namespace string, ref stepwis
 		t := &stepwisev1alpha1.AnalysisTemplate{}
 		obj, spec = t, &t.Spec
 	}
-	if err := r.Get(ctx, key, obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, nil
-		}
+	switch err := r.APIReader.Get(ctx, key, obj); {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
 		return nil, fmt.Errorf("reading analysis template %s: %w", ref.TemplateName, err)
 	}
 	return spec, nil

@@ -2,17 +2,19 @@ package rollout
 
 import (
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/controller/analysisrun"
 )
 
-// CacheOptions keep the manager's cache to what the reconciler reads: pods (watched only once
-// a Rollout has progress gates) as name, version and controller; ReplicaSets another
-// controller owns as metadata only; no managedFields on any object. docs/architecture.md
+// CacheOptions keep the manager's cache to what the reconcilers read: pods (watched only once
+// a Rollout has progress gates or abortOn) as name, version and controller; ReplicaSets and
+// Jobs another controller owns as metadata only; no managedFields on any object. docs/architecture.md
 // ("What the controller caches") says why each is safe.
 func CacheOptions() cache.Options {
 	return cache.Options{
@@ -20,6 +22,7 @@ func CacheOptions() cache.Options {
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Pod{}:        {Transform: trimPod},
 			&appsv1.ReplicaSet{}: {Transform: trimForeignReplicaSet},
+			&batchv1.Job{}:       analysisrun.JobCacheOptions(),
 		},
 	}
 }

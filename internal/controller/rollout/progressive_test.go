@@ -101,7 +101,7 @@ func TestAbortNeverReadyCanary(t *testing.T) {
 	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 10, "app:bad": 0}) }).Should(Succeed())
 	_, _, err := status.View(e.Get("web"))
 	e.G.Expect(err).To(MatchError(ContainSubstring(`rollout "web" was aborted`)))
-	e.G.Expect(meta.FindStatusCondition(e.Get("web").Status.Conditions, stepwisev1alpha1.ConditionComplete).Reason).To(Equal(stepwisev1alpha1.ReasonRolloutFailed))
+	e.G.Expect(meta.FindStatusCondition(e.Get("web").Status.Conditions, stepwisev1alpha1.ConditionComplete).Reason).To(Equal(stepwisev1alpha1.ReasonRolloutAborted))
 	e.G.Consistently(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 10, "app:bad": 0}) }).Should(Succeed())
 
 	e.changeCanary("web", status.Retry)
@@ -156,7 +156,7 @@ func TestRollbackAfterTheProgressDeadline(t *testing.T) {
 	e.G.Consistently(func(g Gomega) {
 		ro := e.Get("web")
 		g.Expect(ro.Spec.Template.Spec.Containers[0].Image).To(Equal("app:bad"), "the spec is left as the user wrote it")
-		g.Expect(meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionComplete).Reason).To(Equal(stepwisev1alpha1.ReasonRolloutFailed))
+		g.Expect(meta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionComplete).Reason).To(Equal(stepwisev1alpha1.ReasonRolloutAborted))
 		e.expectSizes(g, map[string]int32{"app:v1": 4, "app:bad": 0})
 	}).Should(Succeed(), "the failed template is not tried again")
 

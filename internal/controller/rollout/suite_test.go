@@ -25,6 +25,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/controller/analysisrun"
 	"github.com/stepwise-dev/stepwise/internal/controller/rollout"
 	"github.com/stepwise-dev/stepwise/internal/testutil"
 	"github.com/stepwise-dev/stepwise/test/cluster"
@@ -74,6 +75,9 @@ func startController(s *testenv.Suite) error {
 		return err
 	}
 	if err := rollout.NewReconciler(mgr).SetupWithManager(mgr, 5); err != nil {
+		return err
+	}
+	if err := analysisrun.NewReconciler(mgr).SetupWithManager(mgr, 5); err != nil {
 		return err
 	}
 	go func() {

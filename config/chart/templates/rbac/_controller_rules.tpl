@@ -49,7 +49,7 @@
   - analysisruns
   verbs:
   - create
-  - get
+  - delete
   - list
   - patch
   - watch
@@ -57,9 +57,9 @@
   - stepwise.dev
   resources:
   - analysisruns/status
+  - rollouts/status
   verbs:
   - patch
-  - update
 - apiGroups:
   - stepwise.dev
   resources:
@@ -67,8 +67,6 @@
   - clusteranalysistemplates
   verbs:
   - get
-  - list
-  - watch
 - apiGroups:
   - stepwise.dev
   resources:
@@ -78,10 +76,4 @@
   - list
   - update
   - watch
-- apiGroups:
-  - stepwise.dev
-  resources:
-  - rollouts/status
-  verbs:
-  - patch
 {{- end }}

@@ -1,0 +1,122 @@
+package rollout_test
+
+import (
+	"testing"
+
+	. "github.com/onsi/gomega"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/status"
+	"github.com/stepwise-dev/stepwise/test/observe"
+	"github.com/stepwise-dev/stepwise/test/testenv"
+)
+
+// runs are the AnalysisRuns of the test's namespace, by name.
+func (e *testEnv) runs(g Gomega) map[string]stepwisev1alpha1.AnalysisRun {
+	list := &stepwisev1alpha1.AnalysisRunList{}
+	g.Expect(e.Client.List(e.Ctx, list, client.InNamespace(e.NS))).To(Succeed())
+	out := map[string]stepwisev1alpha1.AnalysisRun{}
+	for _, run := range list.Items {
+		out[run.Name] = run
+	}
+	return out
+}
+
+// jobs are the names of the Jobs of the test's namespace.
+func (e *testEnv) jobs(g Gomega) []string {
+	list := &batchv1.JobList{}
+	g.Expect(e.Client.List(e.Ctx, list, client.InNamespace(e.NS))).To(Succeed())
+	var names []string
+	for _, job := range list.Items {
+		names = append(names, job.Name)
+	}
+	return names
+}
+
+// An analysis step with a namespaced web check and a cluster-wide Job smoke test, through the
+// controller's own ServiceAccount (the suite's least-privilege audit sees every verb analysis
+// needs): a failing check fails the run while its Job still runs (the Job is deleted, the
+// rollout aborted); a promotion skips a running analysis (terminated, its Job deleted); a Job
+// deleted by hand is a measurement error; the runs of a revision that leaves the history are
+// deleted with it.
+func TestAnalysisThroughTheControllersOwnPermissions(t *testing.T) {
+	e := newEnv(t)
+	check := testenv.StartJSONServer(t, `{"ok": false}`)
+	e.Create(&stepwisev1alpha1.AnalysisTemplate{
+		ObjectMeta: metav1.ObjectMeta{Name: "check", Namespace: e.NS},
+		Spec: stepwisev1alpha1.AnalysisTemplateSpec{Metrics: []stepwisev1alpha1.Metric{{
+			Name: "check", SuccessCondition: "result == true",
+			Provider: stepwisev1alpha1.MetricProvider{Web: &stepwisev1alpha1.WebMetric{URL: check.URL, JSONPath: "$.ok"}},
+		}}},
+	})
+	smoke := &stepwisev1alpha1.ClusterAnalysisTemplate{
+		ObjectMeta: metav1.ObjectMeta{Name: e.NS + "-smoke"},
+		Spec: stepwisev1alpha1.AnalysisTemplateSpec{
+			Args: []stepwisev1alpha1.Argument{{Name: "delay"}},
+			Metrics: []stepwisev1alpha1.Metric{{Name: "smoke", Provider: stepwisev1alpha1.MetricProvider{Job: &stepwisev1alpha1.JobMetric{Spec: batchv1.JobSpec{
+				BackoffLimit: ptr.To[int32](0),
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"stepwise.dev/exit-code": "0", "stepwise.dev/exit-delay": "{{args.delay}}"}},
+					Spec:       corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "smoke", Image: "smoke"}}},
+				},
+			}}}}},
+		},
+	}
+	e.Create(smoke)
+	t.Cleanup(func() { _ = e.Client.Delete(e.Ctx, smoke) })
+
+	ro := e.newRollout(3, intstr.FromInt32(1), intstr.FromInt32(0), "app:v1")
+	ro.Spec.RevisionHistoryLimit = ptr.To[int32](0)
+	ro.Spec.Strategy.RollingUpdate.Steps = []stepwisev1alpha1.CanaryStep{
+		{Replicas: ptr.To(intstr.FromInt32(1))},
+		{Analysis: &stepwisev1alpha1.RolloutAnalysis{
+			Templates: []stepwisev1alpha1.AnalysisTemplateRef{{TemplateName: "check"}, {TemplateName: smoke.Name, ClusterScope: true}},
+			Args:      []stepwisev1alpha1.Argument{{Name: "delay", Value: ptr.To("10m")}},
+		}},
+	}
+	e.Settle(ro, observe.Bounds{MaxReplicas: 4, MinAvailable: 3})
+
+	// v2: the check fails at once while the smoke test's Job runs.
+	e.SetImage("web", "app:v2")
+	e.WaitPaused("web", stepwisev1alpha1.ReasonRolloutAborted)
+	e.G.Expect(e.Get("web").Status.Canary.AbortReason).To(ContainSubstring(`metric "check" Failed: measured false`))
+	e.G.Eventually(e.jobs).Should(BeEmpty(), "the failed run's running Job is deleted")
+
+	// v3: the check passes; the smoke test runs until promoted past.
+	check.SetBody(`{"ok": true}`)
+	e.SetImage("web", "app:v3")
+	e.G.Eventually(e.jobs).Should(HaveLen(1))
+	e.changeCanary("web", func(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error) { return status.Promote(ro, false) })
+	e.WaitComplete("web")
+	e.G.Eventually(func(g Gomega) {
+		run := e.runs(g)["web-3-step-2"]
+		g.Expect(run.Spec.Terminate).To(BeTrue())
+		g.Expect(run.Status.Message).To(Equal("terminated: skipped: the rollout went past step-2"))
+	}).Should(Succeed())
+	e.G.Eventually(e.jobs).Should(BeEmpty(), "the skipped run's Job is deleted")
+	e.G.Eventually(func(g Gomega) []string {
+		var names []string
+		for name := range e.runs(g) {
+			names = append(names, name)
+		}
+		return names
+	}).Should(ConsistOf("web-3-step-2"), "the runs of revisions gone from the history are deleted")
+
+	// v4: a Job deleted by hand is a measurement error, not a pass; the run stays on its feet.
+	e.SetImage("web", "app:v4")
+	var job string
+	e.G.Eventually(func(g Gomega) { g.Expect(e.jobs(g)).To(HaveLen(1)); job = e.jobs(g)[0] }).Should(Succeed())
+	e.G.Expect(e.Client.Delete(e.Ctx, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: job, Namespace: e.NS}},
+		client.PropagationPolicy(metav1.DeletePropagationBackground))).To(Succeed())
+	e.G.Eventually(func(g Gomega) {
+		smoke := e.runs(g)["web-4-step-2"].Status.MetricResults
+		g.Expect(smoke).To(ContainElement(And(HaveField("Name", "smoke"), HaveField("Error", BeEquivalentTo(1)))))
+	}).Should(Succeed())
+	e.ExpectNoViolations()
+}
