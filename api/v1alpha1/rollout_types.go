@@ -184,6 +184,19 @@ type BlueGreenStrategy struct {
 	// +kubebuilder:default=30
 	// +kubebuilder:validation:Minimum=0
 	ScaleDownDelaySeconds *int32 `json:"scaleDownDelaySeconds,omitempty"`
+
+	// An analysis of the new revision behind the preview Service before the active Service
+	// switches to it: a failure aborts (no switch, the new revision scaled down, the active
+	// Service untouched), an inconclusive result pauses until promoted. Promotion still follows
+	// autoPromotionSeconds or kubectl stepwise promote once it passed.
+	// +optional
+	PrePromotionAnalysis *RolloutAnalysis `json:"prePromotionAnalysis,omitempty"`
+
+	// An analysis of the new revision after the switch, while the previous revision keeps its
+	// pods (the scale-down delay counts from when it passes): a failure switches the active
+	// Service straight back and aborts.
+	// +optional
+	PostPromotionAnalysis *RolloutAnalysis `json:"postPromotionAnalysis,omitempty"`
 }
 
 // DefaultScaleDownDelaySeconds is a BlueGreen rollout's scaleDownDelaySeconds when absent.

@@ -11,8 +11,12 @@ import (
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 )
 
-// BackgroundPoint is the analysis point of a background analysis.
-const BackgroundPoint = "background"
+// The analysis points outside canary steps.
+const (
+	BackgroundPoint    = "background"
+	PrePromotionPoint  = "pre-promotion"
+	PostPromotionPoint = "post-promotion"
+)
 
 // StepPoint is the analysis point of canary step i (counted from 0), named from 1 as people
 // count steps.

@@ -134,9 +134,9 @@ func (p *planning) stableHash() string {
 // stopAnalyses terminates the running analyses the rollout no longer waits for: those of
 // another template or attempt, of an aborted rollout, of a step promoted past, and the
 // background one once the rollout completed. A paused Rollout or a scaling event leaves them
-// running.
+// running: only a plan that decided where the rollout stands (progressPlanned) stops any.
 func (p *planning) stopAnalyses() {
-	if !p.progressPlanned && p.params.Strategy == stepwisev1alpha1.RollingUpdateRolloutStrategyType {
+	if !p.progressPlanned {
 		return
 	}
 	state := p.plan.Canary
@@ -168,6 +168,8 @@ func (p *planning) stopAnalyses() {
 			continue
 		case point == analysis.BackgroundPoint:
 			reason = "the rollout completed"
+		case point == analysis.PrePromotionPoint:
+			reason = "skipped: the new revision was promoted"
 		default:
 			reason = fmt.Sprintf("skipped: the rollout went past %s", point)
 		}

@@ -233,3 +233,48 @@ func TestAnAnalysedTemplateComingBackIsAnalysedAgain(t *testing.T) {
 	g.Expect(s.runs[0].Labels[stepwisev1alpha1.AnalysisRevisionLabel]).To(Equal("2"))
 	g.Expect(s.pausedReason()).NotTo(Equal(stepwisev1alpha1.ReasonRolloutAborted), "not aborted by the old verdict")
 }
+
+// Blue-green with analysis: a failing pre-promotion analysis never switches the active Service
+// and scales the preview down; a failing post-promotion analysis switches straight back to the
+// previous revision, which the analysis kept up past its scale-down delay.
+func TestBlueGreenAnalysis(t *testing.T) {
+	g := NewWithT(t)
+	ro := blueGreenRollout(ptr.To[int32](0))
+	ro.Spec.Strategy.BlueGreen.PrePromotionAnalysis = errorRate
+	ro.Spec.Strategy.BlueGreen.PostPromotionAnalysis = errorRate
+	ro.Spec.Strategy.BlueGreen.ScaleDownDelaySeconds = ptr.To[int32](5)
+	s := progressiveSim(t, ro, 18, 1, 1)
+	g.Expect(s.runs).To(BeEmpty(), "the first revision is not analysed")
+
+	s.setImage("v2")
+	s.until("the pre-promotion analysis", s.hasRun("v2-pre-promotion-0"))
+	for range 10 {
+		g.Expect(s.step().Services).To(BeEmpty(), "no switch while the preview is analysed")
+	}
+	s.endAnalysis("v2-pre-promotion-0", stepwisev1alpha1.AnalysisPhaseFailed)
+	s.until("the abort", s.pausedFor(stepwisev1alpha1.ReasonRolloutAborted))
+	s.until("v2 scaled down", func() bool { return s.sizes() == "v1=3 v2=0" })
+	g.Expect(s.selectors["active"]).To(Equal(s.hashOf("v1")), "the active Service never moved")
+
+	s.setImage("v3")
+	s.until("the pre-promotion analysis of v3", s.hasRun("v3-pre-promotion-0"))
+	s.endAnalysis("v3-pre-promotion-0", stepwisev1alpha1.AnalysisPhaseSuccessful)
+	s.until("the switch", func() bool { return s.selectors["active"] == s.hashOf("v3") })
+	s.until("the post-promotion analysis", s.hasRun("v3-post-promotion-0"))
+	switched := s.tick
+	s.until("past the scale-down delay", func() bool { return s.tick-switched > 10 })
+	g.Expect(s.sizes()).To(Equal("v1=3 v2=0 v3=3"), "the previous revision stays up while the analysis runs")
+	s.endAnalysis("v3-post-promotion-0", stepwisev1alpha1.AnalysisPhaseFailed)
+	plan := s.step()
+	g.Expect(plan.Services).To(ContainElement(ServiceSwitch{Service: "active", From: s.hashOf("v3"), To: s.hashOf("v1")}), "straight back")
+	s.until("v3 scaled down", func() bool { return s.sizes() == "v1=3 v2=0 v3=0" })
+	g.Expect(s.pausedReason()).To(Equal(stepwisev1alpha1.ReasonRolloutAborted))
+
+	s.setImage("v4")
+	s.until("the pre-promotion analysis of v4", s.hasRun("v4-pre-promotion-0"))
+	s.endAnalysis("v4-pre-promotion-0", stepwisev1alpha1.AnalysisPhaseSuccessful)
+	s.until("the post-promotion analysis of v4", s.hasRun("v4-post-promotion-0"))
+	s.endAnalysis("v4-post-promotion-0", stepwisev1alpha1.AnalysisPhaseSuccessful)
+	s.until("v4 complete", s.converged)
+	g.Expect(s.sizes()).To(HaveSuffix("v4=3"))
+}

@@ -4,6 +4,7 @@ package planner
 // none of their pods runs (terminating ones included), then create or scale up the new one.
 func (p *planning) recreate() {
 	p.plan.RollsForward = true
+	p.progressPlanned = true // no analysis: any run left from another strategy stops
 	p.syncNewReplicaSet(false)
 	scaledDown := false
 	for _, rs := range p.oldRSs {

@@ -33,8 +33,9 @@ func Promote(ro *stepwisev1alpha1.Rollout, full bool) (*stepwisev1alpha1.CanaryS
 		return nil, fmt.Errorf("rollout %q has no canary state for its current template yet; try again", ro.Name)
 	case st.Aborted:
 		return nil, fmt.Errorf("rollout %q was aborted: run 'kubectl stepwise retry' first", ro.Name)
-	case st.PausedAnalysis == analysis.BackgroundPoint:
-		// An inconclusive background analysis: go on without it for this revision.
+	case st.PausedAnalysis == analysis.BackgroundPoint || st.PausedAnalysis == analysis.PostPromotionPoint:
+		// An inconclusive background or post-promotion analysis: go on without it for this
+		// revision.
 		st.PromotedAnalyses = append(st.PromotedAnalyses, st.PausedAnalysis)
 		st.PausedAnalysis = ""
 		return st, nil

@@ -120,3 +120,64 @@ func TestAnalysisThroughTheControllersOwnPermissions(t *testing.T) {
 	}).Should(Succeed())
 	e.ExpectNoViolations()
 }
+
+// Blue-green judged by analysis on the cluster: a failing pre-promotion check never switches
+// the active Service (the preview revision scales down); a failing post-promotion check
+// switches it straight back to v1, whose pods never went away.
+func TestBlueGreenAnalysis(t *testing.T) {
+	e := newEnv(t)
+	pre, post := testenv.StartJSONServer(t, `{"ok": false}`), testenv.StartJSONServer(t, `{"ok": true}`)
+	for name, url := range map[string]string{"pre": pre.URL, "post": post.URL} {
+		e.Create(&stepwisev1alpha1.AnalysisTemplate{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.NS},
+			Spec: stepwisev1alpha1.AnalysisTemplateSpec{Metrics: []stepwisev1alpha1.Metric{{
+				Name: name, SuccessCondition: "result == true",
+				Provider: stepwisev1alpha1.MetricProvider{Web: &stepwisev1alpha1.WebMetric{URL: url, JSONPath: "$.ok"}},
+			}}},
+		})
+	}
+	for _, name := range []string{"web-active", "web-preview"} {
+		e.Create(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.NS},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80}}}})
+	}
+	ro := e.newRollout(3, intstr.FromInt32(1), intstr.FromInt32(1), "app:v1")
+	ro.Spec.Strategy = stepwisev1alpha1.RolloutStrategy{Type: stepwisev1alpha1.BlueGreenRolloutStrategyType,
+		BlueGreen: &stepwisev1alpha1.BlueGreenStrategy{ActiveService: "web-active", PreviewService: "web-preview",
+			AutoPromotionSeconds: ptr.To[int32](0), ScaleDownDelaySeconds: ptr.To[int32](30),
+			PrePromotionAnalysis:  &stepwisev1alpha1.RolloutAnalysis{Templates: []stepwisev1alpha1.AnalysisTemplateRef{{TemplateName: "pre"}}},
+			PostPromotionAnalysis: &stepwisev1alpha1.RolloutAnalysis{Templates: []stepwisev1alpha1.AnalysisTemplateRef{{TemplateName: "post"}}}}}
+	e.Settle(ro, observe.Bounds{MaxReplicas: 6, MinAvailable: 3})
+	activeImage := func(g Gomega) string {
+		svc := &corev1.Service{}
+		g.Expect(e.Client.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: "web-active"}, svc)).To(Succeed())
+		for _, rs := range e.ReplicaSets() {
+			if rs.Labels[stepwisev1alpha1.PodTemplateHashLabel] == svc.Spec.Selector[stepwisev1alpha1.PodTemplateHashLabel] {
+				return rs.Spec.Template.Spec.Containers[0].Image
+			}
+		}
+		return ""
+	}
+	e.G.Eventually(activeImage).Should(Equal("app:v1"))
+
+	e.SetImage("web", "app:v2")
+	e.WaitPaused("web", stepwisev1alpha1.ReasonRolloutAborted)
+	e.G.Expect(e.Get("web").Status.Canary.AbortReason).To(ContainSubstring("web-2-pre-promotion failed"))
+	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 3, "app:v2": 0}) }).Should(Succeed())
+	e.G.Expect(activeImage(e.G)).To(Equal("app:v1"), "the active Service never switched")
+
+	pre.SetBody(`{"ok": true}`)
+	post.SetBody(`{"ok": false}`)
+	e.SetImage("web", "app:v3")
+	e.G.Eventually(func(g Gomega) {
+		g.Expect(e.Get("web").Status.Canary.GetAborted()).To(BeTrue())
+		g.Expect(e.Get("web").Status.Canary.AbortReason).To(ContainSubstring("web-3-post-promotion failed"))
+	}).Should(Succeed())
+	e.G.Eventually(activeImage).Should(Equal("app:v1"), "switched straight back")
+	e.G.Eventually(func(g Gomega) { e.expectSizes(g, map[string]int32{"app:v1": 3, "app:v2": 0, "app:v3": 0}) }).Should(Succeed())
+	for _, st := range e.Obs.States() {
+		for _, rs := range st.ReplicaSets {
+			e.G.Expect(rs.Image != "app:v1" || rs.Desired == 3).To(BeTrue(), "v1 was never scaled down: %s", st)
+		}
+	}
+	e.ExpectNoViolations()
+}
