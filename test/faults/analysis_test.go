@@ -16,13 +16,21 @@ import (
 	"github.com/stepwise-dev/stepwise/test/testenv"
 )
 
-// The controller is killed (SIGKILL) while an analysis step runs a Job and a web check, and
-// restarted: the run resumes as it was (one run, one Job), no measurement is repeated inside
+// The controller is killed (SIGKILL) while an analysis step runs a Job, a web check and a
+// Prometheus query, and restarted: the run resumes as it was (one run, one Job), no measurement is repeated inside
 // its interval, and the result still decides the rollout.
 func TestControllerKilledMidAnalysis(t *testing.T) {
 	e := newEnv(t)
 	c := startController(t)
 	check := testenv.StartJSONServer(t, `{"ok": true}`)
+	exporter := testenv.StartExporter()
+	t.Cleanup(exporter.Stop)
+	exporter.SetTraffic("v1", 100, 0)
+	prom, err := testenv.StartPrometheus(e.Ctx, t.TempDir(), exporter.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(prom.Stop)
 	e.Create(&stepwisev1alpha1.AnalysisTemplate{
 		ObjectMeta: metav1.ObjectMeta{Name: "checks", Namespace: e.NS},
 		Spec: stepwisev1alpha1.AnalysisTemplateSpec{Metrics: []stepwisev1alpha1.Metric{
@@ -30,11 +38,15 @@ func TestControllerKilledMidAnalysis(t *testing.T) {
 				BackoffLimit: ptr.To[int32](0),
 				Template: corev1.PodTemplateSpec{
 					ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"stepwise.dev/exit-code": "0", "stepwise.dev/exit-delay": "4s"}},
-					Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "smoke", Image: "smoke:v1"}}},
+					Spec:       corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "smoke", Image: "smoke:v1"}}},
 				},
 			}}}},
 			{Name: "health", Count: ptr.To[int32](4), Interval: ptr.To[stepwisev1alpha1.Duration]("2s"), SuccessCondition: "result == true",
 				Provider: stepwisev1alpha1.MetricProvider{Web: &stepwisev1alpha1.WebMetric{URL: check.URL, JSONPath: "$.ok"}}},
+			{Name: "error-rate", Count: ptr.To[int32](3), Interval: ptr.To[stepwisev1alpha1.Duration]("2s"), SuccessCondition: "result.all(x, x < 0.05)",
+				ConsecutiveErrorLimit: ptr.To[int32](10), // until Prometheus has scraped twice
+				Provider: stepwisev1alpha1.MetricProvider{Prometheus: &stepwisev1alpha1.PrometheusMetric{Address: prom.URL,
+					Query: `sum(rate(requests_total{version="v1",code=~"5.."}[5s])) / sum(rate(requests_total{version="v1"}[5s]))`}}},
 		}},
 	})
 	ro := e.rollout(4, intstr.FromInt32(1), intstr.FromInt32(0), "0s")
@@ -64,6 +76,9 @@ func TestControllerKilledMidAnalysis(t *testing.T) {
 	done := runs.Items[0].Status
 	e.G.Expect(done.Phase).To(Equal(stepwisev1alpha1.AnalysisPhaseSuccessful))
 	for _, m := range done.MetricResults {
+		if m.Name == "error-rate" {
+			e.G.Expect(m.Successful).To(BeEquivalentTo(3), "the Prometheus metric judged three values: %+v", m)
+		}
 		if m.Name != "health" {
 			continue
 		}

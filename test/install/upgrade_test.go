@@ -286,7 +286,9 @@ func alignDependencies(t *testing.T, dir string) {
 		if err != nil {
 			t.Fatalf("go mod edit -json in %s: %v", dir, err)
 		}
-		var mod struct{ Require []struct{ Path, Version string } }
+		var mod struct {
+			Require []struct{ Path, Version string }
+		}
 		if err := json.Unmarshal(out, &mod); err != nil {
 			t.Fatal(err)
 		}
