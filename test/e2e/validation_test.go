@@ -51,14 +51,34 @@ const rollingStrategy = `    type: RollingUpdate
       - replicas: 50%
 `
 
+// badManifest is a good manifest with from replaced by to, and what its rejection must say.
+type badManifest struct {
+	name, from, to string
+	want           []string // substrings of the rejection
+}
+
+// expectRejected applies valid with the case's change: the API server must refuse it, saying
+// each of want.
+func (e *env) expectRejected(valid string, tc badManifest) {
+	e.T.Run(tc.name, func(t *testing.T) {
+		bad := strings.Replace(valid, tc.from, tc.to, 1)
+		if bad == valid {
+			t.Fatalf("case %q changes nothing", tc.name)
+		}
+		g := NewWithT(t)
+		_, err := suite.Kubectl(bad, "apply", "-n", e.NS, "-f", "-")
+		g.Expect(err).To(HaveOccurred(), "accepted:\n%s", bad)
+		for _, want := range tc.want {
+			g.Expect(err.Error()).To(ContainSubstring(want))
+		}
+	})
+}
+
 // TestBadManifestsAreRejectedAtAdmission applies each bad manifest to the API server: it is
 // rejected with a message naming the field; the good manifest it came from is accepted.
 func TestBadManifestsAreRejectedAtAdmission(t *testing.T) {
 	e := newEnv(t)
-	for _, tc := range []struct {
-		name, from, to string
-		want           []string // substrings of the rejection
-	}{
+	for _, tc := range []badManifest{
 		{"negative replicas", "replicas: 3", "replicas: -1", []string{"spec.replicas", "greater than or equal to 0"}},
 		{"negative minReadySeconds", "minReadySeconds: 5", "minReadySeconds: -5", []string{"spec.minReadySeconds", "greater than or equal to 0"}},
 		{"negative revisionHistoryLimit", "revisionHistoryLimit: 4", "revisionHistoryLimit: -1", []string{"spec.revisionHistoryLimit", "greater than or equal to 0"}},
@@ -99,18 +119,7 @@ func TestBadManifestsAreRejectedAtAdmission(t *testing.T) {
 		{"restartPolicy Never", "restartPolicy: Always", "restartPolicy: Never", []string{"spec.template.spec.restartPolicy", "only \"Always\" is supported"}},
 		{"name too long for its ReplicaSets", "metadata:\n  name: web", "metadata:\n  name: " + strings.Repeat("w", stepwisev1alpha1.MaxNameLength+1), []string{"metadata.name", "must be no more than 242 characters"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			bad := strings.Replace(validRollout, tc.from, tc.to, 1)
-			if bad == validRollout {
-				t.Fatalf("case %q changes nothing", tc.name)
-			}
-			g := NewWithT(t)
-			_, err := suite.Kubectl(bad, "apply", "-n", e.NS, "-f", "-")
-			g.Expect(err).To(HaveOccurred(), "accepted:\n%s", bad)
-			for _, want := range tc.want {
-				g.Expect(err.Error()).To(ContainSubstring(want))
-			}
-		})
+		e.expectRejected(validRollout, tc)
 	}
 	e.apply(validRollout)
 
@@ -155,10 +164,7 @@ spec:
 // naming the field; the good one it came from is accepted, as a ClusterAnalysisTemplate too.
 func TestBadAnalysisTemplatesAreRejectedAtAdmission(t *testing.T) {
 	e := newEnv(t)
-	for _, tc := range []struct {
-		name, from, to string
-		want           []string
-	}{
+	for _, tc := range []badManifest{
 		{"no provider", "    provider:\n      web:\n        url: http://web/health\n        jsonPath: $.ok\n", "    provider: {}\n", []string{"spec.metrics[1].provider", "exactly one provider (job, prometheus or web) must be set"}},
 		{"two providers", "      web:\n        url: http://web/health", "      prometheus: {address: http://p, query: up}\n      web:\n        url: http://web/health", []string{"spec.metrics[1].provider", "exactly one provider"}},
 		{"negative interval", "interval: 30s", "interval: -30s", []string{"spec.metrics[0].interval", "must be a non-negative duration"}},
@@ -176,18 +182,7 @@ func TestBadAnalysisTemplatesAreRejectedAtAdmission(t *testing.T) {
 		{"duplicate metric", "  - name: health", "  - name: error-rate", []string{"spec.metrics[1]", "Duplicate value"}},
 		{"job metric with a condition", "    provider:\n      web:\n        url: http://web/health\n        jsonPath: $.ok\n", "    successCondition: result\n    provider:\n      job:\n        spec:\n          template:\n            spec:\n              containers: [{name: c, image: i}]\n", []string{"spec.metrics[1].successCondition", "a job metric is judged by the Job's outcome"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			bad := strings.Replace(validTemplate, tc.from, tc.to, 1)
-			if bad == validTemplate {
-				t.Fatalf("case %q changes nothing", tc.name)
-			}
-			g := NewWithT(t)
-			_, err := suite.Kubectl(bad, "apply", "-n", e.NS, "-f", "-")
-			g.Expect(err).To(HaveOccurred(), "accepted:\n%s", bad)
-			for _, want := range tc.want {
-				g.Expect(err.Error()).To(ContainSubstring(want))
-			}
-		})
+		e.expectRejected(validTemplate, tc)
 	}
 	e.apply(validTemplate)
 	cluster := strings.Replace(strings.Replace(validTemplate, "kind: AnalysisTemplate", "kind: ClusterAnalysisTemplate", 1), "name: checks", "name: "+e.NS+"-checks", 1)

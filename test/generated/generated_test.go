@@ -43,18 +43,7 @@ func TestGeneratedFilesAreCurrent(t *testing.T) {
 			if tc.trimmed {
 				want = run(t, root, want, "go", "run", "./hack/crdtrim")
 			}
-			files, err := filepath.Glob(filepath.Join(root, tc.committed))
-			if err != nil || len(files) == 0 {
-				t.Fatalf("no file matches %s: %v", tc.committed, err)
-			}
-			var got []byte
-			for _, file := range files {
-				data, err := os.ReadFile(file)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, data...)
-			}
+			got := committed(t, root, tc.committed)
 			if !bytes.Equal(got, want) {
 				t.Errorf("%s is stale: run `make generate manifests` and commit the result", tc.committed)
 			}
@@ -82,23 +71,30 @@ func TestChartIsCurrent(t *testing.T) {
 	} {
 		t.Run(tc.committed, func(t *testing.T) {
 			want := run(t, root, tc.input, "go", "run", "./hack/chartgen", tc.template)
-			files, err := filepath.Glob(filepath.Join(root, tc.committed))
-			if err != nil || len(files) == 0 {
-				t.Fatalf("no file matches %s: %v", tc.committed, err)
-			}
-			var got []byte
-			for _, file := range files {
-				data, err := os.ReadFile(file)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, data...)
-			}
+			got := committed(t, root, tc.committed)
 			if !bytes.Equal(got, want) {
 				t.Errorf("%s is stale: run `make manifests` and commit the result", tc.committed)
 			}
 		})
 	}
+}
+
+// committed is the content of the files matching pattern under root, in name order.
+func committed(t *testing.T, root, pattern string) []byte {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(root, pattern))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no file matches %s: %v", pattern, err)
+	}
+	var got []byte
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, data...)
+	}
+	return got
 }
 
 // run runs a command in dir with stdin and returns its output, failing the test on error.

@@ -92,7 +92,9 @@ func TestAnalysisThroughTheControllersOwnPermissions(t *testing.T) {
 	check.SetBody(`{"ok": true}`)
 	e.SetImage("web", "app:v3")
 	e.G.Eventually(e.jobs).Should(HaveLen(1))
-	e.changeCanary("web", func(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error) { return status.Promote(ro, false) })
+	e.changeCanary("web", func(ro *stepwisev1alpha1.Rollout) (*stepwisev1alpha1.CanaryStatus, error) {
+		return status.Promote(ro, false)
+	})
 	e.WaitComplete("web")
 	e.G.Eventually(func(g Gomega) {
 		run := e.runs(g)["web-3-step-2"]
