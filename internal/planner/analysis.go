@@ -116,17 +116,15 @@ func (p *planning) runFor(state *stepwisev1alpha1.CanaryStatus, point string) *s
 // ofThisAttempt reports whether run analyses the new revision in the current attempt.
 func (p *planning) ofThisAttempt(run *stepwisev1alpha1.AnalysisRun, state *stepwisev1alpha1.CanaryStatus) bool {
 	l := run.Labels
-	return p.newRS != nil && l[stepwisev1alpha1.PodTemplateHashLabel] == status.CurrentHash(p.s.Rollout) &&
+	return p.newRS != nil && l[stepwisev1alpha1.PodTemplateHashLabel] == p.newRS.Labels[stepwisev1alpha1.PodTemplateHashLabel] &&
 		l[stepwisev1alpha1.AnalysisRevisionLabel] == strconv.FormatInt(revision.Of(p.newRS), 10) &&
 		l[stepwisev1alpha1.AnalysisAttemptLabel] == strconv.Itoa(int(state.Attempt))
 }
 
-// stableHash is the pod-template-hash of the newest older revision that has pods.
+// stableHash is the pod-template-hash of the stable revision (stableRS), "" when there is none.
 func (p *planning) stableHash() string {
-	for i := len(p.oldRSs) - 1; i >= 0; i-- {
-		if *p.oldRSs[i].Spec.Replicas > 0 || p.oldRSs[i].Status.Replicas > 0 {
-			return p.oldRSs[i].Labels[stepwisev1alpha1.PodTemplateHashLabel]
-		}
+	if stable := p.stableRS(); stable != nil {
+		return stable.Labels[stepwisev1alpha1.PodTemplateHashLabel]
 	}
 	return ""
 }

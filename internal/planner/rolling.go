@@ -36,17 +36,23 @@ func (p *planning) rolling() {
 	}
 }
 
-// rollBack moves pods from the new ReplicaSet back to the stable one (the newest old
-// ReplicaSet that has replicas, else the newest old one), under the same bounds as a rollout,
-// until the old revisions hold every pod the target leaves them: after an abort, or when a
-// partition grew.
-func (p *planning) rollBack() {
+// stableRS is the revision that serves while a new one rolls out: the newest old ReplicaSet
+// that has replicas, else the newest old one; nil for the first revision.
+func (p *planning) stableRS() *appsv1.ReplicaSet {
 	var stable *appsv1.ReplicaSet
 	for _, rs := range slices.Backward(p.oldRSs) {
 		if stable == nil || (*rs.Spec.Replicas > 0 && *stable.Spec.Replicas == 0) {
 			stable = rs
 		}
 	}
+	return stable
+}
+
+// rollBack moves pods from the new ReplicaSet back to the stable one (stableRS), under the same bounds as a rollout,
+// until the old revisions hold every pod the target leaves them: after an abort, or when a
+// partition grew.
+func (p *planning) rollBack() {
+	stable := p.stableRS()
 	if stable == nil {
 		return // the first revision: there is no older one to hand pods back to
 	}

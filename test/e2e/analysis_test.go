@@ -277,7 +277,8 @@ spec:
 	e.G.Expect(e.mustStepwise("promote", "hellok8s")).To(Equal("rollout.stepwise.dev/hellok8s promoted\n"))
 	e.waitFor("Complete")
 
-	for tag, template := range map[string]string{"v3": "missing", "v4": "broken"} {
+	for _, tc := range []struct{ tag, template string }{{"v3", "missing"}, {"v4", "broken"}} { // in order: revisions 3, 4
+		tag, template := tc.tag, tc.template
 		e.apply(analysed(tag, analysisStep(template, "unused", "")))
 		e.G.Eventually(e.pausedReason).Should(Equal(stepwisev1alpha1.ReasonInvalidAnalysis))
 		want := `AnalysisTemplate "missing" not found`

@@ -141,12 +141,12 @@ func (r *Reconciler) measure(ctx context.Context, run *stepwisev1alpha1.Analysis
 		name := jobName(run, m.Name, res.Count+1)
 		err = r.startJob(ctx, run, p.Job, name)
 		var refused *jobRefused
-		if !errors.As(err, &refused) {
-			if err != nil {
-				return err
-			}
-			r.startedJob(ctx, run, res, name, now)
-			return nil
+		switch {
+		case errors.As(err, &refused): // recorded below as a measurement error
+		case err != nil:
+			return err
+		default:
+			return r.startedJob(ctx, run, res, name, now)
 		}
 	case p.Prometheus != nil:
 		result, err = measurePrometheus(ctx, r.HTTP, p.Prometheus)
@@ -171,7 +171,7 @@ func (r *Reconciler) measure(ctx context.Context, run *stepwisev1alpha1.Analysis
 // startedJob records a measurement's Job and deletes the Jobs of measurements the result no
 // longer keeps, so that a metric measured for hours leaves at most its last measurements'
 // Jobs behind.
-func (r *Reconciler) startedJob(ctx context.Context, run *stepwisev1alpha1.AnalysisRun, res *stepwisev1alpha1.MetricResult, name string, now time.Time) {
+func (r *Reconciler) startedJob(ctx context.Context, run *stepwisev1alpha1.AnalysisRun, res *stepwisev1alpha1.MetricResult, name string, now time.Time) error {
 	kept := map[string]bool{}
 	before := slices.Clone(res.Measurements)
 	analysis.Start(res, name, now)
@@ -180,11 +180,13 @@ func (r *Reconciler) startedJob(ctx context.Context, run *stepwisev1alpha1.Analy
 	}
 	for _, ms := range before {
 		if ms.JobName != "" && !kept[ms.JobName] {
+			// A retried reconcile finds the new Job started (AlreadyExists) and gets here again.
 			if err := r.deleteJob(ctx, run.Namespace, ms.JobName); err != nil {
-				ctrl.LoggerFrom(ctx).V(2).Info("Could not delete the Job of a dropped measurement; the run's deletion takes it", "job", ms.JobName, "error", err.Error())
+				return err
 			}
 		}
 	}
+	return nil
 }
 
 func judge(m *stepwisev1alpha1.Metric, result any) (stepwisev1alpha1.AnalysisPhase, error) {
