@@ -317,12 +317,14 @@ const (
 	AnalysisPhaseFailed       AnalysisPhase = "Failed"
 	AnalysisPhaseInconclusive AnalysisPhase = "Inconclusive"
 	AnalysisPhaseError        AnalysisPhase = "Error"
+	// AnalysisPhaseSkipped ends a run that a person promoted past before it decided.
+	AnalysisPhaseSkipped AnalysisPhase = "Skipped"
 )
 
 // Completed reports whether the phase is final.
 func (p AnalysisPhase) Completed() bool {
 	switch p {
-	case AnalysisPhaseSuccessful, AnalysisPhaseFailed, AnalysisPhaseInconclusive, AnalysisPhaseError:
+	case AnalysisPhaseSuccessful, AnalysisPhaseFailed, AnalysisPhaseInconclusive, AnalysisPhaseError, AnalysisPhaseSkipped:
 		return true
 	}
 	return false
@@ -345,6 +347,10 @@ type AnalysisRunSpec struct {
 	// rollout complete or aborted).
 	// +optional
 	Terminate bool `json:"terminate,omitempty"`
+	// With terminate: the run was promoted past before it decided, and ends Skipped, not
+	// Successful.
+	// +optional
+	Skip bool `json:"skip,omitempty"`
 	// Why the run was stopped.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024

@@ -222,6 +222,17 @@ func TestConclude(t *testing.T) {
 		t.Fatalf("terminated: %+v", terminated.Status)
 	}
 
+	skipped := run(b)
+	Record(&b, Result(&skipped.Status, "b"), stepwisev1alpha1.Measurement{Phase: successful, Value: "0.01"}, start)
+	skipped.Spec.Terminate, skipped.Spec.Skip, skipped.Spec.TerminateReason = true, true, "skipped: the rollout went past step-2"
+	Conclude(skipped)
+	if skipped.Status.Phase != stepwisev1alpha1.AnalysisPhaseSkipped || skipped.Status.Message != "skipped: the rollout went past step-2" {
+		t.Fatalf("skipped: %+v", skipped.Status)
+	}
+	if got := Result(&skipped.Status, "b").Phase; got != stepwisev1alpha1.AnalysisPhaseSkipped {
+		t.Fatalf("the unfinished metric of a skipped run is %s, want Skipped", got)
+	}
+
 	errorRun := run(a)
 	for range 5 {
 		Record(&a, Result(&errorRun.Status, "a"), stepwisev1alpha1.Measurement{Phase: errored, Message: "connection refused"}, start)

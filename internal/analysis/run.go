@@ -208,6 +208,13 @@ func Conclude(run *stepwisev1alpha1.AnalysisRun) {
 	switch {
 	case passed == len(run.Spec.Metrics):
 		st.Phase, st.Message = stepwisev1alpha1.AnalysisPhaseSuccessful, fmt.Sprintf("all %d metrics passed", passed)
+	case run.Spec.Terminate && run.Spec.Skip:
+		st.Phase, st.Message = stepwisev1alpha1.AnalysisPhaseSkipped, run.Spec.TerminateReason
+		for i := range st.MetricResults {
+			if !st.MetricResults[i].Phase.Completed() {
+				st.MetricResults[i].Phase = stepwisev1alpha1.AnalysisPhaseSkipped
+			}
+		}
 	case run.Spec.Terminate:
 		st.Phase, st.Message = stepwisev1alpha1.AnalysisPhaseSuccessful, "terminated: "+run.Spec.TerminateReason
 	default:

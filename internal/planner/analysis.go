@@ -28,6 +28,8 @@ type AnalysisStart struct {
 type AnalysisStop struct {
 	Run    *stepwisev1alpha1.AnalysisRun
 	Reason string
+	// Skip: a person promoted past the run before it decided; it ends Skipped.
+	Skip bool
 }
 
 // analysisPassed reports whether the analysis at point lets the rollout go on: its run ended
@@ -52,6 +54,8 @@ func (p *planning) analysisPassed(state *stepwisev1alpha1.CanaryStatus, point st
 			p.analysisEvent(corev1.EventTypeNormal, stepwisev1alpha1.EventAnalysisSuccessful, "Analysis %s passed (%s): going on", run.Name, run.Status.Message)
 		}
 		return true
+	case stepwisev1alpha1.AnalysisPhaseSkipped:
+		return true // a person promoted past it
 	case stepwisev1alpha1.AnalysisPhaseFailed:
 		state.Aborted, state.AbortReason = true, fmt.Sprintf("analysis %s failed: %s", run.Name, run.Status.Message)
 		p.plan.AbortEvent = stepwisev1alpha1.EventAnalysisFailed
@@ -155,6 +159,7 @@ func (p *planning) stopAnalyses() {
 		}
 		point := run.Labels[stepwisev1alpha1.AnalysisPointLabel]
 		var reason string
+		skip := false
 		switch {
 		case !p.ofThisAttempt(run, state) && run.Labels[stepwisev1alpha1.AnalysisAttemptLabel] == strconv.Itoa(int(state.Attempt)):
 			reason = "superseded: the Rollout's template changed"
@@ -167,10 +172,10 @@ func (p *planning) stopAnalyses() {
 		case point == analysis.BackgroundPoint:
 			reason = "the rollout completed"
 		case point == analysis.PrePromotionPoint:
-			reason = "skipped: the new revision was promoted"
+			reason, skip = "skipped: the new revision was promoted", true
 		default:
-			reason = fmt.Sprintf("skipped: the rollout went past %s", point)
+			reason, skip = fmt.Sprintf("skipped: the rollout went past %s", point), true
 		}
-		p.plan.StopAnalysis = append(p.plan.StopAnalysis, AnalysisStop{Run: run, Reason: reason})
+		p.plan.StopAnalysis = append(p.plan.StopAnalysis, AnalysisStop{Run: run, Reason: reason, Skip: skip})
 	}
 }

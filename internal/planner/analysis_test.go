@@ -90,14 +90,14 @@ func TestAnalysisRunsThatNoLongerMatterAreStopped(t *testing.T) {
 	s.until("the analysis of v2", s.hasRun("v2-step-2-0"))
 	s.promote()
 	s.until("the run stopped", func() bool { return s.run("v2-step-2-0").Spec.Terminate })
-	g.Expect(s.log).To(ContainElement(ContainSubstring("stop analysis v2-step-2-0: skipped: the rollout went past step-2")))
+	g.Expect(s.log).To(ContainElement(ContainSubstring("stop analysis v2-step-2-0: skipped: the rollout went past step-2 (Skipped)")))
 	s.until("v2 rolled out", s.converged)
 
 	s.setImage("v3")
 	s.until("the analysis of v3", s.hasRun("v3-step-2-0"))
 	s.setImage("v4")
 	s.until("the v3 run stopped", func() bool { return s.run("v3-step-2-0").Spec.Terminate })
-	g.Expect(s.log).To(ContainElement(ContainSubstring("stop analysis v3-step-2-0: superseded: the Rollout's template changed")))
+	g.Expect(s.log).To(ContainElement(ContainSubstring("stop analysis v3-step-2-0: superseded: the Rollout's template changed (Successful)")))
 }
 
 // Background analysis runs beside a rolling update without steps: a failure midway aborts it;
@@ -113,7 +113,7 @@ func TestBackgroundAnalysis(t *testing.T) {
 	s.until("the background analysis of v2", s.hasRun("v2-background-0"))
 	s.until("v2 rolled out", s.converged)
 	s.until("the run stopped", func() bool { return s.run("v2-background-0").Spec.Terminate })
-	g.Expect(s.log).To(ContainElement(ContainSubstring("stop analysis v2-background-0: the rollout completed")))
+	g.Expect(s.log).To(ContainElement(ContainSubstring("stop analysis v2-background-0: the rollout completed (Successful)")))
 
 	s.setImage("v3")
 	s.until("the background analysis of v3", s.hasRun("v3-background-0"))

@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/analysis"
 	"github.com/stepwise-dev/stepwise/internal/revision"
 	"github.com/stepwise-dev/stepwise/internal/status"
 	"github.com/stepwise-dev/stepwise/internal/testutil"
@@ -323,8 +324,9 @@ func (s *sim) applyAnalysis(plan Plan) {
 	}
 	for _, stop := range plan.StopAnalysis {
 		run := s.run(stop.Run.Name)
-		run.Spec.Terminate, run.Status.Phase = true, stepwisev1alpha1.AnalysisPhaseSuccessful
-		s.logf("stop analysis %s: %s", run.Name, stop.Reason)
+		run.Spec.Terminate, run.Spec.TerminateReason, run.Spec.Skip = true, stop.Reason, stop.Skip
+		analysis.Conclude(run)
+		s.logf("stop analysis %s: %s (%s)", run.Name, stop.Reason, run.Status.Phase)
 	}
 }
 

@@ -51,7 +51,7 @@ func (r *Reconciler) applyAnalysis(ctx context.Context, ro *stepwisev1alpha1.Rol
 	}
 	for _, stop := range plan.StopAnalysis {
 		patch := client.MergeFrom(stop.Run.DeepCopy())
-		stop.Run.Spec.Terminate, stop.Run.Spec.TerminateReason = true, stop.Reason
+		stop.Run.Spec.Terminate, stop.Run.Spec.TerminateReason, stop.Run.Spec.Skip = true, stop.Reason, stop.Skip
 		if err := r.Patch(ctx, stop.Run, patch); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("terminating AnalysisRun %s: %w", stop.Run.Name, err)
 		}

@@ -99,7 +99,10 @@ func TestAnalysisThroughTheControllersOwnPermissions(t *testing.T) {
 	e.G.Eventually(func(g Gomega) {
 		run := e.runs(g)["web-3-step-2"]
 		g.Expect(run.Spec.Terminate).To(BeTrue())
-		g.Expect(run.Status.Message).To(Equal("terminated: skipped: the rollout went past step-2"))
+		g.Expect(run.Status.Phase).To(Equal(stepwisev1alpha1.AnalysisPhaseSkipped))
+		g.Expect(run.Status.Message).To(Equal("skipped: the rollout went past step-2"))
+		g.Expect(run.Status.MetricResults).To(ContainElement(And(
+			HaveField("Name", "smoke"), HaveField("Phase", stepwisev1alpha1.AnalysisPhaseSkipped))))
 	}).Should(Succeed())
 	e.G.Eventually(e.jobs).Should(BeEmpty(), "the skipped run's Job is deleted")
 	e.G.Eventually(func(g Gomega) []string {
