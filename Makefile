@@ -1,24 +1,22 @@
 # Stepwise — a Rollout controller with Deployment semantics.
 # `make help` lists the targets.
 
-# Tool versions. The cluster components' versions live in test/cluster/tools/go.mod
-# (Kubernetes v1.37.0, etcd as Kubernetes pins it); helm's in go.mod, whose `tool` it is, so
-# that it builds from the packages the controller's build has already compiled.
-CONTROLLER_TOOLS_VERSION ?= v0.23.0
-KWOK_VERSION ?= v0.8.0
-
-IMG ?= stepwise-controller:latest
+# The tools (controller-gen, helm, kwok, the local cluster's components, Prometheus) are pinned
+# as `tool` and `require` lines: controller-gen and helm in go.mod, kwok and the cluster
+# components (Kubernetes v1.37.2, etcd as it pins it) in test/cluster/tools/go.mod, Prometheus in
+# test/prometheus/tools/go.mod. go.work puts the three modules in one build list, so one
+# `go build` compiles every package they share once (Kubernetes' libraries above all) and links
+# the tools side by side; the controller's tests then find those packages compiled.
 LOCALBIN := $(CURDIR)/.local/bin
 CLUSTER_DIR := $(CURDIR)/.local/cluster
 LOCAL_KUBECONFIG := $(CURDIR)/.local/kubeconfig
-CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
-KWOK := $(LOCALBIN)/kwok-$(KWOK_VERSION)
-HELM := $(LOCALBIN)/helm-$(shell awk '$$1 == "helm.sh/helm/v4" {print $$2}' go.mod)
-# The Prometheus server of the analysis tests has a tools module of its own, so that its
-# dependencies stay out of go.mod; it is rebuilt only when its pinned version changes.
-PROMETHEUS := $(LOCALBIN)/prometheus-$(shell awk '$$1 == "github.com/prometheus/prometheus" {print $$2}' test/prometheus/tools/go.mod)
-# The cluster binaries are rebuilt only when the tools module's go.mod/go.sum change.
-CLUSTER_TOOLS_STAMP := $(LOCALBIN)/.cluster-tools-$(shell cat test/cluster/tools/go.mod test/cluster/tools/go.sum | sha256sum | cut -c1-16)
+CONTROLLER_GEN := $(LOCALBIN)/controller-gen
+HELM := $(LOCALBIN)/helm
+TOOL_MODULES := go.work go.mod go.sum test/cluster/tools/go.mod test/cluster/tools/go.sum test/prometheus/tools/go.mod test/prometheus/tools/go.sum
+TOOL_PACKAGES := sigs.k8s.io/controller-tools/cmd/controller-gen helm.sh/helm/v4/cmd/helm \
+	sigs.k8s.io/kwok/cmd/kwok ./test/cluster/tools/... github.com/prometheus/prometheus/cmd/prometheus
+# The tools are rebuilt only when a module they are built from changes.
+TOOLS_STAMP := $(LOCALBIN)/.tools-$(shell cat $(TOOL_MODULES) | sha256sum | cut -c1-16)
 # -count=1: the cluster tests read inputs Go cannot track (kubectl kustomize, the binaries).
 # -p 4: each cluster package waits on its own cluster much of the time, so running them four at
 # once keeps 2 cores busy. -ldflags=-s -w: test binaries need no debug information, and linking
@@ -67,9 +65,11 @@ vet: ## go vet.
 ##@ Test
 
 .PHONY: test
-# The tools and vet build at once: each go build leaves a core idle while it links.
+# vet after the tools: run beside their build, it would compile the libraries they share a
+# second time.
 test: ## Everything: unit tests, generated-file check, integration tests on the local cluster, a brief fuzz.
-	$(MAKE) --jobs=3 tools vet
+	$(MAKE) tools
+	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
 	$(MAKE) fuzz
 
@@ -161,39 +161,14 @@ helm-chart: $(HELM) ## Package the Helm chart (source: config/chart) into dist/s
 ##@ Tools
 
 .PHONY: tools
-tools: $(CONTROLLER_GEN) $(KWOK) $(HELM) $(CLUSTER_TOOLS_STAMP) $(PROMETHEUS) ## Build controller-gen, kwok, helm, the cluster components and Prometheus into .local/bin.
+tools: $(TOOLS_STAMP) ## Build controller-gen, helm, kwok, the cluster components and Prometheus into .local/bin.
 
-.PHONY: prometheus
-prometheus: $(PROMETHEUS) ## Build the Prometheus server of the analysis tests into .local/bin.
+$(CONTROLLER_GEN) $(HELM): $(TOOLS_STAMP)
 
-$(CONTROLLER_GEN):
+# remove_all_sd leaves out of Prometheus every service discovery but file and HTTP, and the
+# clients they compile: the tests scrape static targets.
+$(TOOLS_STAMP): $(TOOL_MODULES)
 	mkdir -p $(LOCALBIN)
-	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
-	mv $(LOCALBIN)/controller-gen $@
-
-$(KWOK):
-	mkdir -p $(LOCALBIN)
-	rm -f $(LOCALBIN)/kwok
-	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kwok/cmd/kwok@$(KWOK_VERSION)
-	mv $(LOCALBIN)/kwok $@
-	ln -sf $(notdir $@) $(LOCALBIN)/kwok
-
-$(HELM): go.mod
-	mkdir -p $(LOCALBIN)
-	rm -f $(LOCALBIN)/helm $(LOCALBIN)/helm-*
-	go build -ldflags=-s -o $@ helm.sh/helm/v4/cmd/helm
-	ln -sf $(notdir $@) $(LOCALBIN)/helm
-
-$(CLUSTER_TOOLS_STAMP): test/cluster/tools/go.mod test/cluster/tools/go.sum
-	mkdir -p $(LOCALBIN)
-	cd test/cluster/tools && go build -trimpath -ldflags=-s -o $(LOCALBIN)/ ./...
-	rm -f $(LOCALBIN)/.cluster-tools-*
+	go build -ldflags=-s -tags remove_all_sd -o $(LOCALBIN)/ $(TOOL_PACKAGES)
+	rm -f $(LOCALBIN)/.tools-* $(LOCALBIN)/.cluster-tools-*
 	touch $@
-
-# remove_all_sd leaves out every service discovery but file and HTTP, and the clients they
-# compile: the tests scrape static targets, and a cold build is much shorter without them.
-$(PROMETHEUS):
-	mkdir -p $(LOCALBIN)
-	rm -f $(LOCALBIN)/prometheus $(LOCALBIN)/prometheus-*
-	cd test/prometheus/tools && go build -trimpath -ldflags=-s -tags remove_all_sd -o $@ github.com/prometheus/prometheus/cmd/prometheus
-	ln -sf $(notdir $@) $(LOCALBIN)/prometheus

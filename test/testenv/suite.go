@@ -149,13 +149,19 @@ func Build(ctx context.Context, out string, pkgs ...string) error {
 	if err != nil {
 		return err
 	}
-	return BuildIn(ctx, root, out, pkgs...)
+	return goBuild(ctx, root, nil, out, pkgs...)
 }
 
-// BuildIn is Build from the module in dir (another version's source tree).
+// BuildIn is Build from the module in dir (another version's source tree), by its own go.mod
+// rather than the workspace of the checkout it lies in.
 func BuildIn(ctx context.Context, dir, out string, pkgs ...string) error {
+	return goBuild(ctx, dir, []string{"GOWORK=off"}, out, pkgs...)
+}
+
+func goBuild(ctx context.Context, dir string, env []string, out string, pkgs ...string) error {
 	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-o", out}, pkgs...)...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	if data, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building %s in %s: %w\n%s", strings.Join(pkgs, " "), dir, err, data)
 	}
