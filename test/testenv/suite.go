@@ -153,9 +153,10 @@ func Build(ctx context.Context, out string, pkgs ...string) error {
 }
 
 // BuildIn is Build from the module in dir (another version's source tree), by its own go.mod
-// rather than the workspace of the checkout it lies in.
+// rather than the workspace of the checkout it lies in; -mod=mod lets go complete that go.mod
+// when its requirements were moved (the upgrade test's alignDependencies).
 func BuildIn(ctx context.Context, dir, out string, pkgs ...string) error {
-	return goBuild(ctx, dir, []string{"GOWORK=off"}, out, pkgs...)
+	return goBuild(ctx, dir, []string{"GOWORK=off", "GOFLAGS=-mod=mod"}, out, pkgs...)
 }
 
 func goBuild(ctx context.Context, dir string, env []string, out string, pkgs ...string) error {
