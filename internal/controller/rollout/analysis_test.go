@@ -1,13 +1,16 @@
 package rollout_test
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -185,4 +188,51 @@ func TestBlueGreenAnalysis(t *testing.T) {
 		}
 	}
 	e.ExpectNoViolations()
+}
+
+// Measurements on a 1 s interval cost one status write each, however many runs share the
+// controller: every run's status changes exactly once per measurement (the last one carries
+// the conclusion), never per reconcile or per timer, and no measurement is taken twice.
+func TestAnalysisWritesStatusOncePerMeasurement(t *testing.T) {
+	const runs, measurements = 20, 4
+	e := newEnv(t)
+	check := testenv.StartJSONServer(t, `{"ok": true}`)
+	watcher, err := client.NewWithWatch(suite.Cluster.Config, client.Options{Scheme: suite.Scheme})
+	e.G.Expect(err).NotTo(HaveOccurred())
+	events, err := watcher.Watch(e.Ctx, &stepwisev1alpha1.AnalysisRunList{}, client.InNamespace(e.NS))
+	e.G.Expect(err).NotTo(HaveOccurred())
+	defer events.Stop()
+
+	for i := range runs {
+		e.Create(&stepwisev1alpha1.AnalysisRun{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("run-%d", i), Namespace: e.NS},
+			Spec: stepwisev1alpha1.AnalysisRunSpec{Metrics: []stepwisev1alpha1.Metric{{
+				Name: "check", Interval: ptr.To(stepwisev1alpha1.Duration("1s")), Count: ptr.To(int32(measurements)), SuccessCondition: "result == true",
+				Provider: stepwisev1alpha1.MetricProvider{Web: &stepwisev1alpha1.WebMetric{URL: check.URL, JSONPath: "$.ok"}},
+			}}},
+		})
+	}
+	writes := map[string]int{}
+	done := map[string]bool{}
+	deadline := time.After(time.Minute)
+	for len(done) < runs {
+		select {
+		case ev := <-events.ResultChan():
+			run, ok := ev.Object.(*stepwisev1alpha1.AnalysisRun)
+			if !ok || ev.Type != watch.Modified {
+				continue
+			}
+			writes[run.Name]++
+			if run.Status.Phase.Completed() {
+				e.G.Expect(run.Status.Phase).To(Equal(stepwisev1alpha1.AnalysisPhaseSuccessful), run.Name)
+				done[run.Name] = true
+			}
+		case <-deadline:
+			t.Fatalf("%d of %d runs ended within a minute; writes so far: %v", len(done), runs, writes)
+		}
+	}
+	for i := range runs {
+		e.G.Expect(writes).To(HaveKeyWithValue(fmt.Sprintf("run-%d", i), measurements), "one status write per measurement")
+	}
+	e.G.Expect(check.Requests()).To(BeEquivalentTo(runs*measurements), "each measurement taken once")
 }
