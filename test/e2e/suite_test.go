@@ -34,8 +34,11 @@ func TestMain(m *testing.M) {
 // env is one test's namespace and observer (see testenv.Env), driven through kubectl.
 type env struct{ *testenv.Env }
 
+// Every test runs beside another (go test's -parallel): each has its own namespace, and most
+// of its time is spent waiting on pods and measurements.
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	t.Parallel()
 	return &env{testenv.New(t, suite, 60*time.Second)}
 }
 
