@@ -217,7 +217,10 @@ func TestAnalysisWritesStatusOncePerMeasurement(t *testing.T) {
 	deadline := time.After(time.Minute)
 	for len(done) < runs {
 		select {
-		case ev := <-events.ResultChan():
+		case ev, open := <-events.ResultChan():
+			if !open {
+				t.Fatalf("the watch ended with %d of %d runs ended; writes so far: %v", len(done), runs, writes)
+			}
 			run, ok := ev.Object.(*stepwisev1alpha1.AnalysisRun)
 			if !ok || ev.Type != watch.Modified {
 				continue
