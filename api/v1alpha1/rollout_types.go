@@ -105,7 +105,29 @@ type RolloutSpec struct {
 	// back to).
 	// +optional
 	AbortOn *AbortOn `json:"abortOn,omitempty"`
+
+	// Which pods count against replicas + maxSurge while a rolling update (steps and partition
+	// included) grows the new revision. TerminationStarted (the default): the pods that exist
+	// and are not terminating; a ReplicaSet counts as the larger of its spec.replicas and
+	// status.replicas, so no new pod is created before the old pods it replaces have begun to
+	// terminate. TerminationComplete: terminating pods count too (status.terminatingReplicas),
+	// so a new pod is created only once an old one is gone, as Recreate always waits.
+	// ReplicaSetSizes: the sum of the ReplicaSets' spec.replicas only, as a Deployment counts;
+	// quicker, but the pods that exist may briefly pass the bound. Availability is unaffected
+	// by each, and BlueGreen runs two full sets by design.
+	// +optional
+	PodReplacementPolicy PodReplacementPolicy `json:"podReplacementPolicy,omitempty"`
 }
+
+// PodReplacementPolicy says when a replaced pod stops counting against maxSurge.
+// +kubebuilder:validation:Enum=TerminationStarted;TerminationComplete;ReplicaSetSizes
+type PodReplacementPolicy string
+
+const (
+	PodReplacementPolicyTerminationStarted  PodReplacementPolicy = "TerminationStarted"
+	PodReplacementPolicyTerminationComplete PodReplacementPolicy = "TerminationComplete"
+	PodReplacementPolicyReplicaSetSizes     PodReplacementPolicy = "ReplicaSetSizes"
+)
 
 // AbortOn lists the pod states that abort a rollout.
 // +kubebuilder:validation:XValidation:rule="has(self.restarts) || (has(self.waitingReasons) && size(self.waitingReasons) > 0)",message="set restarts or waitingReasons",reason=FieldValueRequired

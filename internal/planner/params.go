@@ -25,6 +25,8 @@ type Params struct {
 	// StepTargets are the canary steps' pod counts, at most Replicas and never fewer than an
 	// earlier step's.
 	StepTargets []int32
+	// PodReplacement is spec.podReplacementPolicy, TerminationStarted when unset.
+	PodReplacement stepwisev1alpha1.PodReplacementPolicy
 }
 
 // InvalidSpecError is a Rollout spec the controller cannot act on; retrying will not help.
@@ -69,6 +71,13 @@ func Resolve(ro *stepwisev1alpha1.Rollout) (Params, error) {
 	case "", stepwisev1alpha1.ProgressDeadlineActionNone, stepwisev1alpha1.ProgressDeadlineActionPause, stepwisev1alpha1.ProgressDeadlineActionRollback:
 	default:
 		return Params{}, invalid("spec.progressDeadlineAction", "unsupported value %q: supported values are None, Pause and Rollback", spec.ProgressDeadlineAction)
+	}
+	switch p.PodReplacement = spec.PodReplacementPolicy; p.PodReplacement {
+	case "":
+		p.PodReplacement = stepwisev1alpha1.PodReplacementPolicyTerminationStarted
+	case stepwisev1alpha1.PodReplacementPolicyTerminationStarted, stepwisev1alpha1.PodReplacementPolicyTerminationComplete, stepwisev1alpha1.PodReplacementPolicyReplicaSetSizes:
+	default:
+		return Params{}, invalid("spec.podReplacementPolicy", "unsupported value %q: supported values are TerminationStarted, TerminationComplete and ReplicaSetSizes", spec.PodReplacementPolicy)
 	}
 	if spec.AbortOn != nil && p.Strategy != "" && p.Strategy != stepwisev1alpha1.RollingUpdateRolloutStrategyType {
 		return Params{}, invalid("spec.abortOn", "needs the RollingUpdate strategy: an abort hands the pods back to the stable revision")

@@ -41,13 +41,13 @@ func TestRolling(t *testing.T) {
 		wantScale  []string
 	}{
 		{
-			name: "hellok8s v1→v2, surge 1 unavailable 1: create with 1, scale v1 to 2 and the new one to 2 in the same step",
+			name: "hellok8s v1→v2, surge 1 unavailable 1: create with 1 and scale v1 to 2; the new one grows once that pod terminates",
 			ro:   testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("1").Image("v2").Obj(),
 			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
 				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(3).Available(3).Obj()}
 			},
 			wantCreate: 1,
-			wantScale:  []string{"web-v1 3→2", "web-569858f45d 1→2"},
+			wantScale:  []string{"web-v1 3→2"},
 		},
 		{
 			name: "surge 1, unavailable 0: add one new pod first, keep every old one",
@@ -58,13 +58,13 @@ func TestRolling(t *testing.T) {
 			wantCreate: 1,
 		},
 		{
-			name: "surge 0, unavailable 1: new starts empty, one old pod goes, the new one takes its place",
+			name: "surge 0, unavailable 1: new starts empty, one old pod goes; the new one takes its place once it terminates",
 			ro:   testutil.Rollout("web").Replicas(3).Surge("0").Unavailable("1").Image("v2").Obj(),
 			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
 				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(3).Available(3).Obj()}
 			},
 			wantCreate: 0,
-			wantScale:  []string{"web-v1 3→2", "web-569858f45d 0→1"},
+			wantScale:  []string{"web-v1 3→2"},
 		},
 		{
 			name: "new pod not yet available: no old pod may go",
@@ -78,7 +78,7 @@ func TestRolling(t *testing.T) {
 			wantCreate: -1,
 		},
 		{
-			name: "new pod available: one old pod goes, the new ReplicaSet takes the room at once",
+			name: "new pod available: one old pod goes; the new ReplicaSet takes the room once it terminates",
 			ro:   testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("0").Image("v2").Obj(),
 			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet {
 				return rs(ro, "v2", 2).Replicas(1).Available(1).Obj()
@@ -87,7 +87,50 @@ func TestRolling(t *testing.T) {
 				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(3).Available(3).Obj()}
 			},
 			wantCreate: -1,
+			wantScale:  []string{"web-v1 3→2"},
+		},
+		{
+			name: "the replaced pod is terminating: the new ReplicaSet takes its place",
+			ro:   testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("0").Image("v2").Obj(),
+			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet {
+				return rs(ro, "v2", 2).Replicas(1).Available(1).Obj()
+			},
+			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
+				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(2).Available(2).Terminating(1).Obj()}
+			},
+			wantCreate: -1,
+			wantScale:  []string{"web-v2 1→2"},
+		},
+		{
+			name: "ReplicaSetSizes: the new ReplicaSet takes the room of a pod not yet removed, as a Deployment does",
+			ro: func() *stepwisev1alpha1.Rollout {
+				ro := testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("0").Image("v2").Obj()
+				ro.Spec.PodReplacementPolicy = stepwisev1alpha1.PodReplacementPolicyReplicaSetSizes
+				return ro
+			}(),
+			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet {
+				return rs(ro, "v2", 2).Replicas(1).Available(1).Obj()
+			},
+			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
+				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(3).Available(3).Obj()}
+			},
+			wantCreate: -1,
 			wantScale:  []string{"web-v1 3→2", "web-v2 1→2"},
+		},
+		{
+			name: "TerminationComplete: a terminating pod still counts against maxSurge",
+			ro: func() *stepwisev1alpha1.Rollout {
+				ro := testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("0").Image("v2").Obj()
+				ro.Spec.PodReplacementPolicy = stepwisev1alpha1.PodReplacementPolicyTerminationComplete
+				return ro
+			}(),
+			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet {
+				return rs(ro, "v2", 2).Replicas(1).Available(1).Obj()
+			},
+			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
+				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(2).Available(2).Terminating(1).Obj()}
+			},
+			wantCreate: -1,
 		},
 		{
 			name: "room under the surge: the new ReplicaSet grows before old ones shrink",
@@ -112,8 +155,8 @@ func TestRolling(t *testing.T) {
 			},
 			wantCreate: -1,
 			// 5 pods, min available 3, 1 new unavailable: 1 may go; v1's unavailable pod goes,
-			// and v3 takes its place.
-			wantScale: []string{"web-v1 2→1", "web-v3 1→2"},
+			// and v3 takes its place once it terminates.
+			wantScale: []string{"web-v1 2→1"},
 		},
 		{
 			name: "both bounds 0% rounds to unavailable 1",
@@ -122,7 +165,7 @@ func TestRolling(t *testing.T) {
 				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(3).Available(3).Obj()}
 			},
 			wantCreate: 0,
-			wantScale:  []string{"web-v1 3→2", "web-569858f45d 0→1"},
+			wantScale:  []string{"web-v1 3→2"},
 		},
 		{
 			name: "100% surge: the whole new size at once",
@@ -304,6 +347,7 @@ func TestInvalidSpecsNameTheField(t *testing.T) {
 			ro.Spec.Strategy = stepwisev1alpha1.RolloutStrategy{Type: stepwisev1alpha1.BlueGreenRolloutStrategyType, BlueGreen: &stepwisev1alpha1.BlueGreenStrategy{PreviewService: "p"}}
 		}, "spec.strategy.blueGreen.activeService"},
 		{"unknown progressDeadlineAction", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.ProgressDeadlineAction = "Explode" }, "spec.progressDeadlineAction"},
+		{"unknown podReplacementPolicy", func(ro *stepwisev1alpha1.Rollout) { ro.Spec.PodReplacementPolicy = "Never" }, "spec.podReplacementPolicy"},
 		{"partition over 100%", func(ro *stepwisev1alpha1.Rollout) {
 			ro.Spec.Strategy.RollingUpdate.Partition = ptr.To(intstr.FromString("150%"))
 		}, "spec.strategy.rollingUpdate.partition"},

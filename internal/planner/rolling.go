@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/utils/ptr"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 )
@@ -62,11 +63,10 @@ func (p *planning) rollBack() {
 
 // rollToward makes one move of a rolling update: grow scales up toward growTo, or else the
 // ReplicaSets of shrink scale down, never below floor pods between them, and grow then takes
-// the room the shrink made at once. It reports whether it scaled anything.
+// whatever room is left. It reports whether it scaled anything.
 //
-// Deployment takes that room one sync later, after the watch event of its own scale-down: a
-// round trip per wave that only waits for news the plan already has. The steps apply in
-// order, so the ReplicaSets' sum never passes replicas + maxSurge in between, and growing
+// The room a scale-down makes counts only once the ReplicaSet controller has begun removing
+// the pods (podPlaces), since until then they still run; the steps apply in order, so growing
 // adds no unavailable pod the availability bound has not already paid for.
 func (p *planning) rollToward(grow *appsv1.ReplicaSet, growTo int32, shrink []*appsv1.ReplicaSet, floor int32) bool {
 	if p.growToward(grow, growTo) {
@@ -87,20 +87,44 @@ func (p *planning) growToward(rs *appsv1.ReplicaSet, growTo int32) bool {
 		return false
 	}
 	to := current + p.roomToGrow(growTo-current)
-	return p.scale(rs, to, false, fmt.Sprintf("%d pods in all < %d desired + %d maxSurge", p.totalReplicas(), p.params.Replicas, p.params.MaxSurge))
+	return p.scale(rs, to, false, fmt.Sprintf("%d pods in all < %d desired + %d maxSurge", p.podPlacesInAll(), p.params.Replicas, p.params.MaxSurge))
 }
 
-// roomToGrow is how many of `wanted` more pods replicas + maxSurge leaves room for now; a
-// Recreate (its old pods are gone first) and a BlueGreen (two full-size revisions by design)
-// have no surge to respect.
+// roomToGrow is how many of `wanted` more pods replicas + maxSurge leaves room for now,
+// counting the pods that may exist (podPlaces); a Recreate (its old pods are gone first) and a
+// BlueGreen (two full-size revisions by design) have no surge to respect.
 //
 //	replicas 3, maxSurge 1, pods 3 old + 0 new → room for 1 (4 in all)
 //	replicas 10, maxSurge 3, pods 10 old + 3 new → no room
+//	replicas 3, maxSurge 1, old scaled 3 → 2 but its third pod not yet terminating → no room
 func (p *planning) roomToGrow(wanted int32) int32 {
 	if p.params.Strategy != stepwisev1alpha1.RollingUpdateRolloutStrategyType {
 		return wanted // Recreate and BlueGreen have no surge to respect
 	}
-	return max(0, min(p.params.Replicas+p.params.MaxSurge-p.totalReplicas(), wanted))
+	return max(0, min(p.params.Replicas+p.params.MaxSurge-p.podPlacesInAll(), wanted))
+}
+
+func (p *planning) podPlacesInAll() int32 {
+	var n int32
+	for _, rs := range p.allRSs() {
+		n += p.podPlaces(rs)
+	}
+	return n
+}
+
+// podPlaces is how many of rs's pods count against maxSurge: its desired pods, or the pods its
+// ReplicaSet controller has not yet removed (status.replicas: not terminating), and with
+// TerminationComplete those still terminating too; with ReplicaSetSizes, as for a Deployment,
+// its desired pods only.
+func (p *planning) podPlaces(rs *appsv1.ReplicaSet) int32 {
+	existing := rs.Status.Replicas
+	switch p.params.PodReplacement {
+	case stepwisev1alpha1.PodReplacementPolicyReplicaSetSizes:
+		return *rs.Spec.Replicas
+	case stepwisev1alpha1.PodReplacementPolicyTerminationComplete:
+		existing += ptr.Deref(rs.Status.TerminatingReplicas, 0)
+	}
+	return max(*rs.Spec.Replicas, existing)
 }
 
 // shrinkToward scales the ReplicaSets of shrink down and reports whether it did. It may remove

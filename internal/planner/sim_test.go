@@ -220,6 +220,16 @@ func boolInt(b bool) int {
 	return 0
 }
 
+// podsInAll counts the pods that exist: what podReplacementPolicy TerminationStarted bounds
+// (the simulated ReplicaSet controller removes a pod at once, so none is ever terminating).
+func (s *sim) podsInAll() int32 {
+	var n int32
+	for _, pods := range s.pods {
+		n += int32(len(pods))
+	}
+	return n
+}
+
 // totals are the desired (spec) and available pods over all ReplicaSets.
 func (s *sim) totals() (spec, available int32) {
 	for _, rs := range s.rss {
@@ -459,6 +469,9 @@ func (s *sim) checkedTick(strict, rolling bool) Plan {
 	// Pods that exist, not just desired, stay within bounds while rolling.
 	if _, available := s.totals(); strict && rolling && available < params.Replicas-params.MaxUnavailable {
 		s.fail("after the ReplicaSet controller ran: %d available < %d - %d", available, params.Replicas, params.MaxUnavailable)
+	}
+	if pods := s.podsInAll(); strict && rolling && pods > params.Replicas+params.MaxSurge {
+		s.fail("after the ReplicaSet controller ran: %d pods > %d replicas + %d maxSurge", pods, params.Replicas, params.MaxSurge)
 	}
 	return plan
 }

@@ -20,6 +20,7 @@ spec:
   revisionHistoryLimit: 4
   progressDeadlineSeconds: 60
   progressDeadlineAction: Rollback
+  podReplacementPolicy: TerminationComplete
   progressGates: [example.com/smoke-tested]
   strategy:
 ` + rollingStrategy + `  selector:
@@ -104,6 +105,7 @@ func TestBadManifestsAreRejectedAtAdmission(t *testing.T) {
 		{"BlueGreen without activeService", rollingStrategy, "    type: BlueGreen\n    blueGreen: {previewService: web-next}\n", []string{"spec.strategy.blueGreen.activeService", "Required value"}},
 		{"negative scaleDownDelaySeconds", rollingStrategy, "    type: BlueGreen\n    blueGreen: {activeService: web, scaleDownDelaySeconds: -1}\n", []string{"spec.strategy.blueGreen.scaleDownDelaySeconds", "greater than or equal to 0"}},
 		{"unknown progressDeadlineAction", "progressDeadlineAction: Rollback", "progressDeadlineAction: Explode", []string{"spec.progressDeadlineAction", "Unsupported value", "None", "Pause", "Rollback"}},
+		{"unknown podReplacementPolicy", "podReplacementPolicy: TerminationComplete", "podReplacementPolicy: Never", []string{"spec.podReplacementPolicy", "Unsupported value", "TerminationStarted", "TerminationComplete", "ReplicaSetSizes"}},
 		{"empty progress gate", "progressGates: [example.com/smoke-tested]", "progressGates: [\"\"]", []string{"spec.progressGates[0]", "at least 1 chars long"}},
 		{"partition over 100%", "partition: 1", "partition: 150%", []string{"spec.strategy.rollingUpdate.partition", "0% to 100%"}},
 		{"negative partition", "partition: 1", "partition: -2", []string{"spec.strategy.rollingUpdate.partition", "non-negative"}},
