@@ -377,7 +377,8 @@ func (r *runner) runCase(ctx context.Context, ctrl Controller, index, rep int, c
 		}()
 	}
 	surge, unavailable := c.Bounds()
-	bounds := observe.Bounds{MaxReplicas: c.Replicas + surge, MinAvailable: c.Replicas - unavailable}
+	// Pods counted up to their ReplicaSet's size, for both controllers alike (see Measure.Violations).
+	bounds := observe.Bounds{MaxReplicas: c.Replicas + surge, MinAvailable: c.Replicas - unavailable, UpToDesired: true}
 	for _, name := range names {
 		w.arm(name, bounds, c.Replicas, newImage)
 		obj := empty(ctrl)

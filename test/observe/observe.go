@@ -1,8 +1,9 @@
 // Package observe watches the ReplicaSets and pods of one namespace and checks bounds on every
-// state it observes, not only at the end: the sum of ReplicaSet replicas, pods counted up to
-// their ReplicaSet's desired size (the ReplicaSet controller may create a new pod before it
-// marks a scaled-away one terminating: see shared/notes/local-cluster.md), available pods,
-// old and new pods side by side.
+// state it observes, not only at the end: the sum of ReplicaSet replicas, the pods that exist
+// and are not terminating (or, for a Deployment, those pods counted up to their ReplicaSet's
+// desired size: its ReplicaSet controller may create a new pod before it marks a scaled-away one
+// terminating, see shared/notes/local-cluster.md), available pods, old and new pods side by
+// side.
 package observe
 
 import (
@@ -25,9 +26,12 @@ import (
 
 // Bounds are the limits every observed state must keep. Zero values turn a check off.
 type Bounds struct {
-	// MaxReplicas bounds the sum of the ReplicaSets' spec.replicas and the pods counted up to
-	// each ReplicaSet's desired size.
+	// MaxReplicas bounds the sum of the ReplicaSets' spec.replicas and the pods that exist and
+	// are not terminating, as podReplacementPolicy TerminationStarted promises.
 	MaxReplicas int32
+	// UpToDesired counts each ReplicaSet's pods only up to its desired size, as a Deployment
+	// (or podReplacementPolicy ReplicaSetSizes) promises.
+	UpToDesired bool
 	// MinAvailable is the least number of ready, non-terminating pods.
 	MinAvailable int32
 	// Exclusive forbids pods (terminating ones included) of two ReplicaSets at once (Recreate).
@@ -37,7 +41,8 @@ type Bounds struct {
 // Loosest is the weakest bounds that both b and o allow: for a run whose size changes, every
 // state must keep at least these.
 func (b Bounds) Loosest(o Bounds) Bounds {
-	return Bounds{MaxReplicas: max(b.MaxReplicas, o.MaxReplicas), MinAvailable: min(b.MinAvailable, o.MinAvailable), Exclusive: b.Exclusive && o.Exclusive}
+	return Bounds{MaxReplicas: max(b.MaxReplicas, o.MaxReplicas), MinAvailable: min(b.MinAvailable, o.MinAvailable),
+		UpToDesired: b.UpToDesired || o.UpToDesired, Exclusive: b.Exclusive && o.Exclusive}
 }
 
 // ReplicaSetState is one ReplicaSet as observed.
@@ -56,11 +61,16 @@ type State struct {
 	ReplicaSets []ReplicaSetState // by name
 }
 
-// Totals returns the sum of desired replicas, pods counted up to desired, and ready pods.
-func (s State) Totals() (desired, counted, ready int32) {
+// Totals returns the sum of desired replicas, the pods not terminating (each ReplicaSet's only
+// up to its desired size with upToDesired), and the ready pods.
+func (s State) Totals(upToDesired bool) (desired, counted, ready int32) {
 	for _, rs := range s.ReplicaSets {
 		desired += rs.Desired
-		counted += min(rs.Pods-rs.Terminating, rs.Desired)
+		if upToDesired {
+			counted += min(rs.Pods-rs.Terminating, rs.Desired)
+		} else {
+			counted += rs.Pods - rs.Terminating
+		}
 		ready += rs.Ready
 	}
 	return desired, counted, ready
@@ -282,7 +292,7 @@ func (o *Observer) check(st State) { o.violations = append(o.violations, o.bound
 // Check returns the bounds st breaks.
 func (b Bounds) Check(st State) []string {
 	var violations []string
-	desired, counted, ready := st.Totals()
+	desired, counted, ready := st.Totals(b.UpToDesired)
 	if b.MaxReplicas > 0 && desired > b.MaxReplicas {
 		violations = append(violations, fmt.Sprintf("%d desired replicas > %d: %s", desired, b.MaxReplicas, st))
 	}

@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -67,5 +68,24 @@ func TestAListRecordsItsDifferences(t *testing.T) {
 	}
 	if c := relist[1]; c.New != gone || !c.Deleted {
 		t.Errorf("second change %+v: want the deletion of gone", c)
+	}
+}
+
+// A ReplicaSet scaled down whose pod is not yet terminating counts that pod; a Deployment's
+// promise (UpToDesired) counts it only up to the ReplicaSet's size.
+func TestPodsCountUntilTheyTerminate(t *testing.T) {
+	st := State{ReplicaSets: []ReplicaSetState{
+		{Name: "old", Desired: 2, Pods: 3, Ready: 3},
+		{Name: "new", Desired: 2, Pods: 2, Ready: 0},
+	}}
+	if v := (Bounds{MaxReplicas: 4}).Check(st); len(v) != 1 || !strings.HasPrefix(v[0], "5 pods > 4") {
+		t.Errorf("strict: %q, want one violation of 5 pods", v)
+	}
+	if v := (Bounds{MaxReplicas: 4, UpToDesired: true}).Check(st); len(v) != 0 {
+		t.Errorf("up to desired: %q, want none", v)
+	}
+	st.ReplicaSets[0].Terminating = 1
+	if v := (Bounds{MaxReplicas: 4}).Check(st); len(v) != 0 {
+		t.Errorf("the third old pod terminating: %q, want none", v)
 	}
 }

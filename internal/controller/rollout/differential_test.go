@@ -106,7 +106,9 @@ func TestDifferentialAgainstDeployment(t *testing.T) {
 				bounds.MinAvailable = min(bounds.MinAvailable, tc.scaleTo-after.MaxUnavailable)
 			}
 			ro.Obs.SetBounds(bounds)
-			dep.Obs.SetBounds(bounds)
+			deploymentBounds := bounds
+			deploymentBounds.UpToDesired = true // what a Deployment promises
+			dep.Obs.SetBounds(deploymentBounds)
 
 			updateDeployment(dep, func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "app:v2" })
 			ro.SetImage("web", "app:v2")
