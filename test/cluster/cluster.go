@@ -34,8 +34,8 @@ var kwokStages []byte
 // Controllers are the kube-controller-manager controllers the cluster runs besides the built-in
 // Deployment controller, which stays on too (tests compare Stepwise against it) and may run in a
 // process of its own (Options.SeparateDeploymentController). The job controller runs the Jobs of
-// analysis.
-const Controllers = "replicaset,garbagecollector,namespace,serviceaccount,nodelifecycle,job"
+// analysis; the resourcequota controller keeps a ResourceQuota's usage, which admission checks.
+const Controllers = "replicaset,garbagecollector,namespace,serviceaccount,nodelifecycle,job,resourcequota"
 
 // Options configure a cluster.
 type Options struct {

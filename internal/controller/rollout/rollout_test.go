@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -386,4 +387,30 @@ func TestRollbackRequestAnnotation(t *testing.T) {
 		return cond.Reason
 	}).Should(Equal(stepwisev1alpha1.ReasonRevisionNotFound))
 	e.G.Expect(e.Get("web").Spec.Template.Spec.Containers[0].Image).To(Equal("app:v1"))
+}
+
+// A namespace ResourceQuota of exactly replicas + maxSurge pods: with the default
+// podReplacementPolicy the rollout completes and the quota never refuses a pod (the ReplicaSet
+// controller records no FailedCreate).
+func TestPodQuotaOfReplicasPlusMaxSurge(t *testing.T) {
+	e := newEnv(t)
+	e.Create(&corev1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Name: "pods", Namespace: e.NS},
+		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("13")}},
+	})
+	e.G.Eventually(func(g Gomega) {
+		quota := &corev1.ResourceQuota{}
+		g.Expect(e.Client.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: "pods"}, quota)).To(Succeed())
+		g.Expect(quota.Status.Hard).To(HaveKey(corev1.ResourcePods), "the resourcequota controller has counted")
+	}).Should(Succeed())
+	e.Settle(e.newRollout(10, intstr.FromInt32(3), intstr.FromInt32(2), "app:v1"), observe.Bounds{MaxReplicas: 13, MinAvailable: 8})
+
+	e.SetImage("web", "app:v2")
+	e.WaitComplete("web")
+	events := &eventsv1.EventList{}
+	e.G.Expect(e.Client.List(e.Ctx, events, client.InNamespace(e.NS))).To(Succeed())
+	for _, ev := range events.Items {
+		e.G.Expect(ev.Reason).NotTo(Equal("FailedCreate"), "%s %s: %s", ev.Regarding.Kind, ev.Regarding.Name, ev.Note)
+	}
+	e.ExpectNoViolations()
 }
