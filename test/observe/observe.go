@@ -30,7 +30,10 @@ type Bounds struct {
 	// are not terminating, as podReplacementPolicy TerminationStarted promises.
 	MaxReplicas int32
 	// UpToDesired counts each ReplicaSet's pods only up to its desired size, as a Deployment
-	// (or podReplacementPolicy ReplicaSetSizes) promises.
+	// (or podReplacementPolicy ReplicaSetSizes) promises. Stepwise is held to it while a
+	// rollout is resized midway: proportional scaling spreads the ReplicaSets' sizes as a
+	// Deployment does, and a ReplicaSet scaled down while its controller is still creating
+	// pods reports fewer in status.replicas than exist, which podReplacementPolicy cannot see.
 	UpToDesired bool
 	// MinAvailable is the least number of ready, non-terminating pods.
 	MinAvailable int32
