@@ -23,6 +23,11 @@ func rs(ro *stepwisev1alpha1.Rollout, image string, revision int64) *testutil.Re
 	return testutil.ReplicaSet(ro, image).Revision(revision).LastScaledFor(params.Replicas, params.Replicas+params.MaxSurge)
 }
 
+func withPodReplacement(ro *stepwisev1alpha1.Rollout, policy stepwisev1alpha1.PodReplacementPolicy) *stepwisev1alpha1.Rollout {
+	ro.Spec.PodReplacementPolicy = policy
+	return ro
+}
+
 func sizes(steps []ScaleStep) []string {
 	var out []string
 	for _, s := range steps {
@@ -103,11 +108,7 @@ func TestRolling(t *testing.T) {
 		},
 		{
 			name: "ReplicaSetSizes: the new ReplicaSet takes the room of a pod not yet removed, as a Deployment does",
-			ro: func() *stepwisev1alpha1.Rollout {
-				ro := testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("0").Image("v2").Obj()
-				ro.Spec.PodReplacementPolicy = stepwisev1alpha1.PodReplacementPolicyReplicaSetSizes
-				return ro
-			}(),
+			ro:   withPodReplacement(testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("0").Image("v2").Obj(), stepwisev1alpha1.PodReplacementPolicyReplicaSetSizes),
 			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet {
 				return rs(ro, "v2", 2).Replicas(1).Available(1).Obj()
 			},
@@ -119,11 +120,7 @@ func TestRolling(t *testing.T) {
 		},
 		{
 			name: "TerminationComplete: a terminating pod still counts against maxSurge",
-			ro: func() *stepwisev1alpha1.Rollout {
-				ro := testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("0").Image("v2").Obj()
-				ro.Spec.PodReplacementPolicy = stepwisev1alpha1.PodReplacementPolicyTerminationComplete
-				return ro
-			}(),
+			ro:   withPodReplacement(testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("0").Image("v2").Obj(), stepwisev1alpha1.PodReplacementPolicyTerminationComplete),
 			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet {
 				return rs(ro, "v2", 2).Replicas(1).Available(1).Obj()
 			},
