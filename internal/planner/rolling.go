@@ -49,9 +49,9 @@ func (p *planning) stableRS() *appsv1.ReplicaSet {
 	return stable
 }
 
-// rollBack moves pods from the new ReplicaSet back to the stable one (stableRS), under the same bounds as a rollout,
-// until the old revisions hold every pod the target leaves them: after an abort, or when a
-// partition grew.
+// rollBack moves pods from the new ReplicaSet back to the stable one (stableRS), under the
+// same bounds as a rollout, until the old revisions hold every pod the target leaves them:
+// after an abort, or when a partition grew.
 func (p *planning) rollBack() {
 	stable := p.stableRS()
 	if stable == nil {
@@ -104,6 +104,7 @@ func (p *planning) roomToGrow(wanted int32) int32 {
 	return max(0, min(p.params.Replicas+p.params.MaxSurge-p.podPlacesInAll(), wanted))
 }
 
+// podPlacesInAll is podPlaces summed over every ReplicaSet.
 func (p *planning) podPlacesInAll() int32 {
 	var n int32
 	for _, rs := range p.allRSs() {
