@@ -196,9 +196,13 @@ func (p *planning) allRSs() []*appsv1.ReplicaSet {
 
 // scale records a step that sets rs to `to` replicas. Without force it does nothing when the
 // size is already right; with force (proportional scaling) it still refreshes the size
-// annotations. It reports whether the size changes.
+// annotations. It does not scale down a ReplicaSet still creating pods (stillCreating). It
+// reports whether the size changes.
 func (p *planning) scale(rs *appsv1.ReplicaSet, to int32, force bool, reason string) bool {
 	from := *rs.Spec.Replicas
+	if to < from && p.stillCreating(rs) {
+		return false
+	}
 	desired, maxReplicas := p.params.Replicas, p.params.Replicas+p.params.MaxSurge
 	if from == to && (!force || !sizeAnnotationsNeedUpdate(rs, desired, maxReplicas)) {
 		return false

@@ -130,6 +130,43 @@ func TestRolling(t *testing.T) {
 			wantCreate: -1,
 		},
 		{
+			name: "an old ReplicaSet still creating pods (a resize grew it) is not scaled down until they exist",
+			ro:   testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("1").Image("v2").Obj(),
+			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet {
+				return rs(ro, "v2", 2).Replicas(1).Available(1).Obj()
+			},
+			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
+				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(3).Pods(2).Available(2).Obj()}
+			},
+			wantCreate: -1,
+		},
+		{
+			name: "a ReplicaSet whose creates were refused (ReplicaFailure) is scaled down",
+			ro:   testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("1").Image("v2").Obj(),
+			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet {
+				return rs(ro, "v2", 2).Replicas(1).Available(1).Obj()
+			},
+			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
+				old := rs(ro, "v1", 1).Replicas(3).Pods(2).Available(2).Obj()
+				old.Status.Conditions = []appsv1.ReplicaSetCondition{{Type: appsv1.ReplicaSetReplicaFailure, Status: corev1.ConditionTrue, Reason: "FailedCreate"}}
+				return []*appsv1.ReplicaSet{old}
+			},
+			wantCreate: -1,
+			wantScale:  []string{"web-v1 3→2", "web-v1 2→1", "web-v2 1→2"}, // its unavailable pod, then an available one
+		},
+		{
+			name: "ReplicaSetSizes: a ReplicaSet still creating pods is scaled down, as a Deployment does",
+			ro:   withPodReplacement(testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("1").Image("v2").Obj(), stepwisev1alpha1.PodReplacementPolicyReplicaSetSizes),
+			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet {
+				return rs(ro, "v2", 2).Replicas(1).Available(1).Obj()
+			},
+			oldRSs: func(ro *stepwisev1alpha1.Rollout) []*appsv1.ReplicaSet {
+				return []*appsv1.ReplicaSet{rs(ro, "v1", 1).Replicas(3).Pods(2).Available(2).Obj()}
+			},
+			wantCreate: -1,
+			wantScale:  []string{"web-v1 3→2", "web-v1 2→1", "web-v2 1→3"},
+		},
+		{
 			name: "room under the surge: the new ReplicaSet grows before old ones shrink",
 			ro:   testutil.Rollout("web").Replicas(3).Surge("1").Unavailable("0").Image("v2").Obj(),
 			newRS: func(ro *stepwisev1alpha1.Rollout) *appsv1.ReplicaSet {
@@ -290,6 +327,23 @@ func TestProportionalScalingMidRollout(t *testing.T) {
 		g.Expect(step.DesiredReplicas).To(Equal(int32(20)))
 		g.Expect(step.MaxReplicas).To(Equal(int32(25)))
 	}
+}
+
+// A resize down waits, whole, for a ReplicaSet still creating pods, then spreads as before.
+func TestProportionalScalingWaitsForPodsInFlight(t *testing.T) {
+	g := NewWithT(t)
+	before := testutil.Rollout("web").Replicas(20).Surge("25%").Unavailable("25%").Image("v2").Obj()
+	ro := testutil.Rollout("web").Replicas(10).Surge("25%").Unavailable("25%").Image("v2").Obj()
+	old := rs(before, "v1", 1).Replicas(15).Pods(12).Available(12).Obj()
+	newRS := rs(before, "v2", 2).Replicas(10).Available(8).Obj()
+	plan, err := For(Snapshot{Rollout: ro, New: newRS, Old: []*appsv1.ReplicaSet{old}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(plan.Scale).To(BeEmpty(), "old still creates 3 pods")
+
+	old.Status.Replicas = 15
+	plan, err = For(Snapshot{Rollout: ro, New: newRS, Old: []*appsv1.ReplicaSet{old}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(sizes(plan.Scale)).To(ConsistOf("web-v1 15→8", "web-v2 10→5"))
 }
 
 func TestHistoryIsPrunedOnlyWhenComplete(t *testing.T) {

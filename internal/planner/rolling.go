@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
@@ -126,6 +127,27 @@ func (p *planning) podPlaces(rs *appsv1.ReplicaSet) int32 {
 		existing += ptr.Deref(rs.Status.TerminatingReplicas, 0)
 	}
 	return max(*rs.Spec.Replicas, existing)
+}
+
+// stillCreating reports whether rs's ReplicaSet controller may still create pods toward its
+// spec.replicas (status.replicas below it, and no ReplicaFailure: a refused create makes no
+// pod), under a podReplacementPolicy that counts the pods that exist in a RollingUpdate. Such
+// a ReplicaSet is not scaled down until it has caught up: once lowered, nothing it reports
+// tells the pods of its creates still in flight from those it will keep, so they would not
+// count (podPlaces) and another ReplicaSet could grow past replicas + maxSurge.
+//
+//	rollout mid-way, replicas 10 → 15: old 8 → 12, 8 pods so far; a wave lowers old to 9
+//	  and counts 9 (status.replicas 8), while its 4 creates land: 12 old pods exist
+func (p *planning) stillCreating(rs *appsv1.ReplicaSet) bool {
+	if p.params.Strategy != stepwisev1alpha1.RollingUpdateRolloutStrategyType || p.params.PodReplacement == stepwisev1alpha1.PodReplacementPolicyReplicaSetSizes {
+		return false
+	}
+	for _, c := range rs.Status.Conditions {
+		if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue {
+			return false
+		}
+	}
+	return rs.Status.Replicas < *rs.Spec.Replicas
 }
 
 // shrinkToward scales the ReplicaSets of shrink down and reports whether it did. It may remove

@@ -131,10 +131,15 @@ func (p *planning) scaleProportionally() {
 			added += share
 		}
 	}
+	if toAdd != 0 && len(active) > 0 {
+		sizes[0] = max(0, sizes[0]+toAdd-added)
+	}
 	for i, rs := range active {
-		if i == 0 && toAdd != 0 {
-			sizes[i] = max(0, sizes[i]+toAdd-added)
+		if sizes[i] < *rs.Spec.Replicas && p.stillCreating(rs) {
+			return // all at once, once it has caught up, or the spread would differ from a Deployment's
 		}
+	}
+	for i, rs := range active {
 		p.scale(rs, sizes[i], true, fmt.Sprintf("replicas changed to %d: %+d pods spread in proportion over %d active ReplicaSets", p.params.Replicas, toAdd, len(active)))
 	}
 }

@@ -46,6 +46,7 @@ type sim struct {
 	newPods    []corev1.Pod                    // the new revision's pods, for abortOn
 	selectors  map[string]string               // Service name → the pod-template-hash it selects
 	resized    bool                            // the bounds of the size the rollout started at no longer hold
+	maxPods    int32                           // after a resize: the larger replicas + maxSurge of both sizes
 	hold       string                          // the last plan's Hold, logged when it changes
 	log        []string
 }
@@ -182,6 +183,7 @@ func (s *sim) hashOf(image string) string {
 func (s *sim) runReplicaSetController() {
 	s.tick++
 	for _, rs := range s.rss {
+		reported := int32(len(s.pods[rs.Name]))
 		if s.rng.Float64() < s.syncChance {
 			pods := s.pods[rs.Name]
 			for int32(len(pods)) < *rs.Spec.Replicas {
@@ -198,6 +200,8 @@ func (s *sim) runReplicaSetController() {
 			}
 			s.pods[rs.Name] = pods
 			rs.Status.ObservedGeneration = rs.Generation
+		} else {
+			reported = int32(len(s.pods[rs.Name]))
 		}
 		ready := int32(0)
 		for _, p := range s.pods[rs.Name] {
@@ -205,7 +209,9 @@ func (s *sim) runReplicaSetController() {
 				ready++
 			}
 		}
-		rs.Status.Replicas = int32(len(s.pods[rs.Name]))
+		// A sync reports the pods it found before creating or deleting any, as the real one
+		// does: the pods it created count in status.replicas only from its next report.
+		rs.Status.Replicas = reported
 		rs.Status.ReadyReplicas, rs.Status.AvailableReplicas = ready, ready
 		rs.Status.TerminatingReplicas = ptr.To[int32](0)
 	}
@@ -264,7 +270,10 @@ func (s *sim) setImage(image string) {
 
 // resize changes spec.replicas; the bounds of the old size no longer hold from then on.
 func (s *sim) resize(replicas int32) {
+	before, _ := Resolve(s.ro)
 	s.ro.Spec.Replicas = ptr.To(replicas)
+	after, _ := Resolve(s.ro)
+	s.maxPods = max(before.Replicas+before.MaxSurge, after.Replicas+after.MaxSurge)
 	s.ro.Generation++
 	s.resized = true
 	s.logf("resize to %d replicas", replicas)
@@ -472,6 +481,9 @@ func (s *sim) checkedTick(strict, rolling bool) Plan {
 	}
 	if pods := s.podsInAll(); strict && rolling && pods > params.Replicas+params.MaxSurge {
 		s.fail("after the ReplicaSet controller ran: %d pods > %d replicas + %d maxSurge", pods, params.Replicas, params.MaxSurge)
+	}
+	if pods := s.podsInAll(); s.resized && rolling && params.PodReplacement != stepwisev1alpha1.PodReplacementPolicyReplicaSetSizes && pods > s.maxPods {
+		s.fail("after the ReplicaSet controller ran, resized: %d pods > %d, the larger replicas + maxSurge of both sizes", pods, s.maxPods)
 	}
 	return plan
 }

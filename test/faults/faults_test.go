@@ -346,7 +346,6 @@ func TestIterativeRandomOperations(t *testing.T) {
 	e.WaitComplete("web")
 	// Sizes stay within 2..8 replicas with maxSurge 1, maxUnavailable 1.
 	resizing := bounds(e.rolloutOfSize(8)).Loosest(bounds(e.rolloutOfSize(2)))
-	resizing.UpToDesired = true // see observe.Bounds.UpToDesired
 	e.Obs.SetBounds(resizing)
 
 	paused, version := false, 0

@@ -1,9 +1,9 @@
 // Package observe watches the ReplicaSets and pods of one namespace and checks bounds on every
 // state it observes, not only at the end: the sum of ReplicaSet replicas, the pods that exist
-// and are not terminating (or, for a Deployment, those pods counted up to their ReplicaSet's
-// desired size: its ReplicaSet controller may create a new pod before it marks a scaled-away one
-// terminating, see shared/notes/local-cluster.md), available pods, old and new pods side by
-// side.
+// and are not terminating (or all of them; or, for a Deployment, those pods counted up to their
+// ReplicaSet's desired size: its ReplicaSet controller may create a new pod before it marks a
+// scaled-away one terminating, see shared/notes/local-cluster.md), available pods, old and new
+// pods side by side.
 package observe
 
 import (
@@ -30,11 +30,11 @@ type Bounds struct {
 	// are not terminating, as podReplacementPolicy TerminationStarted promises.
 	MaxReplicas int32
 	// UpToDesired counts each ReplicaSet's pods only up to its desired size, as a Deployment
-	// (or podReplacementPolicy ReplicaSetSizes) promises. Stepwise is held to it while a
-	// rollout is resized midway: proportional scaling spreads the ReplicaSets' sizes as a
-	// Deployment does, and a ReplicaSet scaled down while its controller is still creating
-	// pods reports fewer in status.replicas than exist, which podReplacementPolicy cannot see.
+	// (or podReplacementPolicy ReplicaSetSizes) promises.
 	UpToDesired bool
+	// Terminating counts terminating pods too, as podReplacementPolicy TerminationComplete
+	// promises.
+	Terminating bool
 	// MinAvailable is the least number of ready, non-terminating pods.
 	MinAvailable int32
 	// Exclusive forbids pods (terminating ones included) of two ReplicaSets at once (Recreate).
@@ -45,7 +45,7 @@ type Bounds struct {
 // state must keep at least these.
 func (b Bounds) Loosest(o Bounds) Bounds {
 	return Bounds{MaxReplicas: max(b.MaxReplicas, o.MaxReplicas), MinAvailable: min(b.MinAvailable, o.MinAvailable),
-		UpToDesired: b.UpToDesired || o.UpToDesired, Exclusive: b.Exclusive && o.Exclusive}
+		UpToDesired: b.UpToDesired || o.UpToDesired, Terminating: b.Terminating && o.Terminating, Exclusive: b.Exclusive && o.Exclusive}
 }
 
 // ReplicaSetState is one ReplicaSet as observed.
@@ -64,16 +64,20 @@ type State struct {
 	ReplicaSets []ReplicaSetState // by name
 }
 
-// Totals returns the sum of desired replicas, the pods not terminating (each ReplicaSet's only
-// up to its desired size with upToDesired), and the ready pods.
-func (s State) Totals(upToDesired bool) (desired, counted, ready int32) {
+// Totals returns the sum of desired replicas, the pods counted against b's MaxReplicas (not
+// terminating, or all with Terminating; each ReplicaSet's only up to its desired size with
+// UpToDesired), and the ready pods.
+func (s State) Totals(b Bounds) (desired, counted, ready int32) {
 	for _, rs := range s.ReplicaSets {
 		desired += rs.Desired
-		if upToDesired {
-			counted += min(rs.Pods-rs.Terminating, rs.Desired)
-		} else {
-			counted += rs.Pods - rs.Terminating
+		pods := rs.Pods
+		if !b.Terminating {
+			pods -= rs.Terminating
 		}
+		if b.UpToDesired {
+			pods = min(pods, rs.Desired)
+		}
+		counted += pods
 		ready += rs.Ready
 	}
 	return desired, counted, ready
@@ -295,7 +299,7 @@ func (o *Observer) check(st State) { o.violations = append(o.violations, o.bound
 // Check returns the bounds st breaks.
 func (b Bounds) Check(st State) []string {
 	var violations []string
-	desired, counted, ready := st.Totals(b.UpToDesired)
+	desired, counted, ready := st.Totals(b)
 	if b.MaxReplicas > 0 && desired > b.MaxReplicas {
 		violations = append(violations, fmt.Sprintf("%d desired replicas > %d: %s", desired, b.MaxReplicas, st))
 	}

@@ -72,7 +72,8 @@ func TestAListRecordsItsDifferences(t *testing.T) {
 }
 
 // A ReplicaSet scaled down whose pod is not yet terminating counts that pod; a Deployment's
-// promise (UpToDesired) counts it only up to the ReplicaSet's size.
+// promise (UpToDesired) counts it only up to the ReplicaSet's size; TerminationComplete's
+// (Terminating) counts it until it is gone.
 func TestPodsCountUntilTheyTerminate(t *testing.T) {
 	st := State{ReplicaSets: []ReplicaSetState{
 		{Name: "old", Desired: 2, Pods: 3, Ready: 3},
@@ -87,5 +88,8 @@ func TestPodsCountUntilTheyTerminate(t *testing.T) {
 	st.ReplicaSets[0].Terminating = 1
 	if v := (Bounds{MaxReplicas: 4}).Check(st); len(v) != 0 {
 		t.Errorf("the third old pod terminating: %q, want none", v)
+	}
+	if v := (Bounds{MaxReplicas: 4, Terminating: true}).Check(st); len(v) != 1 || !strings.HasPrefix(v[0], "5 pods > 4") {
+		t.Errorf("counting terminating pods: %q, want one violation of 5 pods", v)
 	}
 }

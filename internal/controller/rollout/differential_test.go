@@ -104,7 +104,6 @@ func TestDifferentialAgainstDeployment(t *testing.T) {
 				ro.G.Expect(err).NotTo(HaveOccurred())
 				bounds.MaxReplicas = max(bounds.MaxReplicas, tc.scaleTo+after.MaxSurge)
 				bounds.MinAvailable = min(bounds.MinAvailable, tc.scaleTo-after.MaxUnavailable)
-				bounds.UpToDesired = true // see observe.Bounds.UpToDesired
 			}
 			ro.Obs.SetBounds(bounds)
 			deploymentBounds := bounds

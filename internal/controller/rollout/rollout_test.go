@@ -180,7 +180,7 @@ func TestScalingMidRollout(t *testing.T) {
 			e.Create(ro)
 			e.WaitComplete("web")
 			high := max(tc.from, tc.to)
-			e.Obs.SetBounds(observe.Bounds{MaxReplicas: high + (high+3)/4, UpToDesired: true}) // see observe.Bounds.UpToDesired
+			e.Obs.SetBounds(observe.Bounds{MaxReplicas: high + (high+3)/4})
 
 			e.SetImage("web", "app:v2")
 			// Mid-rollout: both ReplicaSets have replicas.
