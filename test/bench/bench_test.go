@@ -8,11 +8,15 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 
 	"github.com/stepwise-dev/stepwise/test/cluster"
 )
@@ -24,7 +28,8 @@ import (
 func TestSmoke(t *testing.T) {
 	out := t.TempDir()
 	var log bytes.Buffer
-	report, err := Run(context.Background(), Options{Out: out, Matrix: "smoke", Profiles: Profiles[:1], Repeat: 2, Idle: []int{20}, Timeline: true, Isolate: true, Log: &log})
+	report, err := Run(context.Background(), Options{Out: out, Matrix: "smoke", Profiles: Profiles[:1], Repeat: 2, Idle: []int{20}, Timeline: true, Isolate: true, Log: &log,
+		ComparePolicy: stepwisev1alpha1.PodReplacementPolicyReplicaSetSizes})
 	t.Log(log.String())
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +37,11 @@ func TestSmoke(t *testing.T) {
 	if len(report.Cases) != 1 || len(report.Idle) != 1 {
 		t.Fatalf("got %d cases and %d idle results, want 1 and 1", len(report.Cases), len(report.Idle))
 	}
-	for ctrl, m := range map[Controller]Measure{Deployment: report.Cases[0].Deployment, Stepwise: report.Cases[0].Stepwise} {
+	if report.Cases[0].Compared == nil || len(report.Cases[0].ComparedRuns) != 2 {
+		t.Fatalf("the compared policy ran %d times, want 2", len(report.Cases[0].ComparedRuns))
+	}
+	sizes := StepwiseWith(stepwisev1alpha1.PodReplacementPolicyReplicaSetSizes)
+	for ctrl, m := range map[Controller]Measure{Deployment: report.Cases[0].Deployment, Stepwise: report.Cases[0].Stepwise, sizes: *report.Cases[0].Compared} {
 		if m.TimedOut || m.CompletionSeconds <= 0 {
 			t.Errorf("%s: no completion time: %+v", ctrl, m)
 		}
@@ -55,7 +64,7 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: cluster CPU %v, API server %v s", ctrl, m.ClusterCPUSeconds, m.APIServerCPUSeconds)
 		}
 	}
-	for ctrl, runs := range map[Controller][]Measure{Deployment: report.Cases[0].DeploymentRuns, Stepwise: report.Cases[0].StepwiseRuns} {
+	for ctrl, runs := range map[Controller][]Measure{Deployment: report.Cases[0].DeploymentRuns, Stepwise: report.Cases[0].StepwiseRuns, sizes: report.Cases[0].ComparedRuns} {
 		if len(runs) != 2 {
 			t.Fatalf("%s ran %d times, want 2", ctrl, len(runs))
 		}
@@ -72,7 +81,7 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("no heap profile of the idle controller: %v", err)
 	}
 
-	for _, ctrl := range []Controller{Deployment, Stepwise} {
+	for _, ctrl := range []Controller{Deployment, Stepwise, sizes} {
 		checkTimelineEndsComplete(t, filepath.Join(out, "logs", "timeline-0-0-"+string(ctrl)+".csv"), report.Cases[0].Replicas)
 	}
 
@@ -170,8 +179,12 @@ func TestMedianOfRepetitions(t *testing.T) {
 }
 
 func TestRepetitionsAlternateAndReportTheirRange(t *testing.T) {
-	if first, second := runOrder(0), runOrder(1); first[0] != Deployment || second[0] != Stepwise {
+	if first, second := runOrder(0, ""), runOrder(1, ""); !slices.Equal(first, []Controller{Deployment, Stepwise}) || !slices.Equal(second, []Controller{Stepwise, Deployment}) {
 		t.Errorf("orders %v then %v; want the Deployment controller first, then Stepwise", first, second)
+	}
+	sizes := StepwiseWith(stepwisev1alpha1.PodReplacementPolicyReplicaSetSizes)
+	if first, second := runOrder(0, sizes.policy()), runOrder(1, sizes.policy()); !slices.Equal(first, []Controller{Deployment, Stepwise, sizes}) || !slices.Equal(second, []Controller{sizes, Stepwise, Deployment}) {
+		t.Errorf("orders %v then %v; want the compared policy last, then first", first, second)
 	}
 	c := CaseResult{
 		Case:           "n=10 25%/25% ready=0s x1",
@@ -185,6 +198,14 @@ func TestRepetitionsAlternateAndReportTheirRange(t *testing.T) {
 	md := (&Report{Repeat: 3, Cases: []CaseResult{c}}).Markdown()
 	if !strings.Contains(md, "(0.90–1.25)") || !strings.Contains(md, "ran 3 times") {
 		t.Errorf("results.md lacks the range or the repetitions:\n%s", md)
+	}
+	c.StepwiseRuns[0].StrictViolations = 2
+	c.Stepwise = median(c.StepwiseRuns)
+	c.ComparedRuns = []Measure{{CompletionSeconds: 1.5, StrictViolations: 7}, {CompletionSeconds: 4}, {CompletionSeconds: 3}}
+	c.Compared = ptr.To(median(c.ComparedRuns))
+	md = (&Report{Repeat: 3, Cases: []CaseResult{c}, ComparedPolicy: stepwisev1alpha1.PodReplacementPolicyReplicaSetSizes}).Markdown()
+	if !strings.Contains(md, "podReplacementPolicy against ReplicaSetSizes") || !strings.Contains(md, "| 3.00 / 3.00 | 1.00 (1.00–1.25) | 0 / 2 / 7 |") {
+		t.Errorf("results.md lacks the compared policy's table or its figures:\n%s", md)
 	}
 	if idleOnly := (&Report{Idle: []IdleResult{{Rollouts: 10}}}).Markdown(); strings.Contains(idleOnly, "| # | profile | case |") {
 		t.Errorf("an idle-only report has an empty table of cases:\n%s", idleOnly)

@@ -30,6 +30,10 @@ func median(runs []Measure) Measure {
 		if m.FirstViolation == "" {
 			m.FirstViolation = run.FirstViolation
 		}
+		m.StrictViolations += run.StrictViolations
+		if m.FirstStrictViolation == "" {
+			m.FirstStrictViolation = run.FirstStrictViolation
+		}
 	}
 	m.CompletionSeconds = middle(completed)
 	m.Decisions = int(of(func(m Measure) float64 { return float64(m.Decisions) }))

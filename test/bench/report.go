@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 )
 
 // Report is the outcome of a benchmark run, written as results.json and results.md.
@@ -19,9 +21,12 @@ type Report struct {
 	// Repeat is how many times each case ran through each controller.
 	Repeat int `json:"repeat"`
 	// Isolated: only the controller under test ran during each run (Options.Isolate).
-	Isolated bool         `json:"isolated"`
-	Cases    []CaseResult `json:"cases"`
-	Idle     []IdleResult `json:"idle,omitempty"`
+	Isolated bool `json:"isolated"`
+	// ComparedPolicy is the podReplacementPolicy of Stepwise's third run of each case, if
+	// any (Options.ComparePolicy).
+	ComparedPolicy stepwisev1alpha1.PodReplacementPolicy `json:"comparedPolicy,omitempty"`
+	Cases          []CaseResult                          `json:"cases"`
+	Idle           []IdleResult                          `json:"idle,omitempty"`
 }
 
 // CaseResult is one case through both controllers.
@@ -40,21 +45,33 @@ type CaseResult struct {
 	Stepwise       Measure   `json:"stepwise"`
 	DeploymentRuns []Measure `json:"deploymentRuns,omitempty"`
 	StepwiseRuns   []Measure `json:"stepwiseRuns,omitempty"`
+	// Compared is Stepwise with Report.ComparedPolicy, if any.
+	Compared     *Measure  `json:"compared,omitempty"`
+	ComparedRuns []Measure `json:"comparedRuns,omitempty"`
 }
 
 // Ratio is Stepwise's completion time over the Deployment controller's (0 when unknown).
-func (c CaseResult) Ratio() float64 {
-	if c.Deployment.TimedOut || c.Stepwise.TimedOut || c.Deployment.CompletionSeconds == 0 {
-		return 0
-	}
-	return c.Stepwise.CompletionSeconds / c.Deployment.CompletionSeconds
-}
+func (c CaseResult) Ratio() float64 { return completionRatio(c.Stepwise, c.Deployment) }
 
 // RatioRange is the lowest and highest completion ratio of the repetitions, each
 // Stepwise run over the Deployment run of the same repetition (0, 0 for a single run).
 func (c CaseResult) RatioRange() (lowest, highest float64) {
-	for i := range min(len(c.DeploymentRuns), len(c.StepwiseRuns)) {
-		r := CaseResult{Deployment: c.DeploymentRuns[i], Stepwise: c.StepwiseRuns[i]}.Ratio()
+	return ratioRange(c.StepwiseRuns, c.DeploymentRuns)
+}
+
+// completionRatio is a's completion time over b's (0 when unknown).
+func completionRatio(a, b Measure) float64 {
+	if a.TimedOut || b.TimedOut || b.CompletionSeconds == 0 {
+		return 0
+	}
+	return a.CompletionSeconds / b.CompletionSeconds
+}
+
+// ratioRange is the lowest and highest completion ratio of a's runs over b's of the same
+// repetition (0, 0 for a single run).
+func ratioRange(a, b []Measure) (lowest, highest float64) {
+	for i := range min(len(a), len(b)) {
+		r := completionRatio(a[i], b[i])
 		if r == 0 {
 			continue
 		}
@@ -81,6 +98,10 @@ type Measure struct {
 	// replicas-maxUnavailable available, checked on every observed state.
 	Violations     int    `json:"violations"`
 	FirstViolation string `json:"firstViolation,omitempty"`
+	// StrictViolations are the observed states whose pods that exist and are not
+	// terminating, all counted, exceed replicas+maxSurge.
+	StrictViolations     int    `json:"strictViolations"`
+	FirstStrictViolation string `json:"firstStrictViolation,omitempty"`
 	// WritesPerPod are the API write requests on the case's namespace per replaced pod, by
 	// client (user agent); ControllerWritesPerPod is the rollout controller's.
 	WritesPerPod           map[string]float64 `json:"writesPerPod"`
@@ -151,13 +172,13 @@ func (r *Report) Markdown() string {
 	}
 	b.WriteString("\n\n")
 	if len(r.Cases) > 0 {
-		b.WriteString("| # | profile | case | completion s | ratio | lower bound s | ×bound | decision p50 ms | decision p99 ms | violations | controller writes/pod | CPU s | peak RSS MiB | API server CPU s |\n")
-		b.WriteString("|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		b.WriteString("| # | profile | case | completion s | ratio | lower bound s | ×bound | decision p50 ms | decision p99 ms | violations | pods over | controller writes/pod | CPU s | peak RSS MiB | API server CPU s |\n")
+		b.WriteString("|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		for i, c := range r.Cases {
 			d, s := c.Deployment, c.Stepwise
-			fmt.Fprintf(&b, "| %d | %s | %s | %s / %s | %s | %.0f | %s | %.1f / %.1f | %.1f / %.1f | %d / %d | %.2f / %.2f | %.2f / %.2f | %.0f / %.0f | %.1f / %.1f |\n",
+			fmt.Fprintf(&b, "| %d | %s | %s | %s / %s | %s | %.0f | %s | %.1f / %.1f | %.1f / %.1f | %d / %d | %d / %d | %.2f / %.2f | %.2f / %.2f | %.0f / %.0f | %.1f / %.1f |\n",
 				i+1, c.Profile, c.Case, completion(d), completion(s), ratioCell(c), c.LowerBoundSeconds, boundRatio(c),
-				d.DecisionP50Ms, s.DecisionP50Ms, d.DecisionP99Ms, s.DecisionP99Ms, d.Violations, s.Violations,
+				d.DecisionP50Ms, s.DecisionP50Ms, d.DecisionP99Ms, s.DecisionP99Ms, d.Violations, s.Violations, d.StrictViolations, s.StrictViolations,
 				d.ControllerWritesPerPod, s.ControllerWritesPerPod, d.CPUSeconds, s.CPUSeconds, d.PeakRSSMB, s.PeakRSSMB, d.APIServerCPUSeconds, s.APIServerCPUSeconds)
 		}
 		b.WriteString("\nAPI writes per replaced pod by client (all clients, Deployment / Stepwise):\n\n")
@@ -169,6 +190,7 @@ func (r *Report) Markdown() string {
 			}
 			b.WriteString("\n")
 		}
+		r.comparedMarkdown(&b)
 	}
 	if len(r.Idle) > 0 {
 		b.WriteString("\nIdle Rollouts of one replica each (Stepwise only):\n\n")
@@ -178,6 +200,28 @@ func (r *Report) Markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// comparedMarkdown renders Stepwise's default against the compared podReplacementPolicy.
+func (r *Report) comparedMarkdown(b *strings.Builder) {
+	if r.ComparedPolicy == "" {
+		return
+	}
+	fmt.Fprintf(b, "\nStepwise's default podReplacementPolicy against %s, run beside it: completion (default / %s), the default's time over %s's, and the states with more pods that exist and are not terminating than replicas + maxSurge (Deployment / default / %s):\n\n",
+		r.ComparedPolicy, r.ComparedPolicy, r.ComparedPolicy, r.ComparedPolicy)
+	b.WriteString("| # | profile | case | completion s | ratio | pods over | controller writes/pod |\n|--:|---|---|--:|--:|--:|--:|\n")
+	for i, c := range r.Cases {
+		if c.Compared == nil {
+			continue
+		}
+		s, p := c.Stepwise, *c.Compared
+		ratio := ratio(completionRatio(s, p))
+		if lowest, highest := ratioRange(c.StepwiseRuns, c.ComparedRuns); lowest != 0 {
+			ratio += fmt.Sprintf(" (%.2f–%.2f)", lowest, highest)
+		}
+		fmt.Fprintf(b, "| %d | %s | %s | %s / %s | %s | %d / %d / %d | %.2f / %.2f |\n", i+1, c.Profile, c.Case, completion(s), completion(p), ratio,
+			c.Deployment.StrictViolations, s.StrictViolations, p.StrictViolations, s.ControllerWritesPerPod, p.ControllerWritesPerPod)
+	}
 }
 
 // clients are the API clients that wrote in any case, sorted.

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
@@ -67,6 +68,10 @@ type Options struct {
 	// it charges Stepwise's runs for CPU and watch traffic that a real
 	// kube-controller-manager, whose controllers share those informers, does not spend.
 	Isolate bool
+	// ComparePolicy, when set, runs each case a third time per repetition, through Stepwise
+	// with Rollouts that set this podReplacementPolicy, beside the default's runs: what the
+	// default costs against it (ReplicaSetSizes counts as a Deployment does).
+	ComparePolicy stepwisev1alpha1.PodReplacementPolicy
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -84,9 +89,6 @@ func clientOf(userAgent string) string {
 	return binary
 }
 
-// controllerClient is the API client of each controller under test.
-var controllerClient = map[Controller]string{Deployment: "deployment-controller", Stepwise: stepwiseClient}
-
 // Run runs every profile and writes the report to opts.Out.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	cases, err := Matrix(opts.Matrix)
@@ -99,7 +101,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := os.MkdirAll(filepath.Join(opts.Out, "logs"), 0o755); err != nil {
 		return nil, err
 	}
-	report := &Report{Date: time.Now().UTC().Format(time.RFC3339), Matrix: opts.Matrix, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Commit: commit(), Repeat: max(opts.Repeat, 1), Isolated: opts.Isolate}
+	report := &Report{Date: time.Now().UTC().Format(time.RFC3339), Matrix: opts.Matrix, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Commit: commit(),
+		Repeat: max(opts.Repeat, 1), Isolated: opts.Isolate, ComparedPolicy: opts.ComparePolicy}
 	binDir, err := os.MkdirTemp("", "stepwise-bench-bin-")
 	if err != nil {
 		return nil, err
@@ -155,7 +158,7 @@ func runProfile(ctx context.Context, opts Options, bin string, profile Profile, 
 		}
 		runs := map[Controller][]Measure{}
 		for rep := range max(opts.Repeat, 1) {
-			for _, ctrl := range runOrder(rep) {
+			for _, ctrl := range runOrder(rep, opts.ComparePolicy) {
 				m, err := r.runCase(ctx, ctrl, i, rep, cs)
 				if err != nil {
 					return fmt.Errorf("%s through %s: %w", cs, ctrl, err)
@@ -170,6 +173,12 @@ func runProfile(ctx context.Context, opts Options, bin string, profile Profile, 
 		result.Deployment, result.Stepwise = median(runs[Deployment]), median(runs[Stepwise])
 		if len(runs[Stepwise]) > 1 {
 			result.DeploymentRuns, result.StepwiseRuns = runs[Deployment], runs[Stepwise]
+		}
+		if compared := runs[StepwiseWith(opts.ComparePolicy)]; opts.ComparePolicy != "" {
+			result.Compared = ptr.To(median(compared))
+			if len(compared) > 1 {
+				result.ComparedRuns = compared
+			}
 		}
 		report.Cases = append(report.Cases, result)
 	}
@@ -273,7 +282,7 @@ func (r *runner) stopStepwise() {
 // ReplicaSets and waits for their pods, so a restarted one has synced its caches by the
 // template change.
 func (r *runner) prepare(ctrl Controller) error {
-	if ctrl == Stepwise {
+	if ctrl != Deployment {
 		if r.opts.Isolate {
 			if err := r.cluster.StopComponent(cluster.DeploymentControllerProcess); err != nil {
 				return err
@@ -300,12 +309,18 @@ func (r *runner) pid(ctrl Controller) int {
 	return r.stepwise.Process.Pid
 }
 
-// runOrder is the order of the controllers in repetition rep.
-func runOrder(rep int) []Controller {
-	if rep%2 == 1 {
-		return []Controller{Stepwise, Deployment}
+// runOrder is the order of the controllers in repetition rep: the Deployment controller,
+// Stepwise, then Stepwise with the compared policy if any, reversed in odd repetitions, so
+// that over an even number each of any two runs first equally often.
+func runOrder(rep int, compare stepwisev1alpha1.PodReplacementPolicy) []Controller {
+	order := []Controller{Deployment, Stepwise}
+	if compare != "" {
+		order = append(order, StepwiseWith(compare))
 	}
-	return []Controller{Deployment, Stepwise}
+	if rep%2 == 1 {
+		slices.Reverse(order)
+	}
+	return order
 }
 
 // caseTimeout bounds a phase of case c: generous, so that a slow machine reports slow
@@ -424,9 +439,13 @@ func (r *runner) runCase(ctx context.Context, ctrl Controller, index, rep int, c
 	if len(out.violations) > 0 {
 		m.FirstViolation = out.violations[0]
 	}
+	m.StrictViolations = len(out.strictViolations)
+	if len(out.strictViolations) > 0 {
+		m.FirstStrictViolation = out.strictViolations[0]
+	}
 	replaced := float64(int(c.Replicas) * c.Concurrent)
 	var writes map[string]int
-	writes, m.ControllerWrites, err = r.writesByClient(auditFrom, ns, controllerClient[ctrl])
+	writes, m.ControllerWrites, err = r.writesByClient(auditFrom, ns, ctrl.client())
 	if err != nil {
 		return Measure{}, err
 	}
@@ -434,7 +453,7 @@ func (r *runner) runCase(ctx context.Context, ctrl Controller, index, rep int, c
 	for client, n := range writes {
 		m.WritesPerPod[client] = float64(n) / replaced
 	}
-	m.ControllerWritesPerPod = m.WritesPerPod[controllerClient[ctrl]]
+	m.ControllerWritesPerPod = m.WritesPerPod[ctrl.client()]
 	return m, nil
 }
 

@@ -43,6 +43,9 @@ type group struct {
 
 	done       time.Time
 	violations []string
+	// strictViolations are the states whose pods that exist and are not terminating, all
+	// counted, exceed the bound (what podReplacementPolicy TerminationStarted promises).
+	strictViolations []string
 	// unblocked is when the new ReplicaSet last reported more available pods that no scale
 	// has followed yet; each scale after it is one decision.
 	unblocked time.Time
@@ -129,6 +132,7 @@ func (g *group) observe(now time.Time) {
 	}
 	st := observe.StateOf(now, g.rss, g.pods)
 	g.violations = append(g.violations, g.bounds.Check(st)...)
+	g.strictViolations = append(g.strictViolations, observe.Bounds{MaxReplicas: g.bounds.MaxReplicas}.Check(st)...)
 	if g.keepTimeline {
 		g.timeline = append(g.timeline, g.timelineLine(now, st))
 	}
@@ -233,6 +237,8 @@ type outcome struct {
 	first, last time.Time // first template change, last completion
 	decisions   []time.Duration
 	violations  []string
+	// strictViolations: see group.strictViolations.
+	strictViolations []string
 }
 
 func (w *watcher) outcome(names []string) outcome {
@@ -252,6 +258,7 @@ func (w *watcher) outcome(names []string) outcome {
 		}
 		out.decisions = append(out.decisions, g.decisions...)
 		out.violations = append(out.violations, g.violations...)
+		out.strictViolations = append(out.strictViolations, g.strictViolations...)
 	}
 	return out
 }

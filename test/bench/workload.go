@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -20,6 +21,31 @@ const (
 	Deployment Controller = "deployment"
 	Stepwise   Controller = "stepwise"
 )
+
+// StepwiseWith is Stepwise rolling Rollouts that set podReplacementPolicy, to compare a policy
+// with the default side by side.
+func StepwiseWith(policy stepwisev1alpha1.PodReplacementPolicy) Controller {
+	return Controller("stepwise-" + strings.ToLower(string(policy)))
+}
+
+// policy is the podReplacementPolicy ctrl's Rollouts set ("" for the default).
+func (ctrl Controller) policy() stepwisev1alpha1.PodReplacementPolicy {
+	for _, p := range []stepwisev1alpha1.PodReplacementPolicy{stepwisev1alpha1.PodReplacementPolicyTerminationStarted,
+		stepwisev1alpha1.PodReplacementPolicyTerminationComplete, stepwisev1alpha1.PodReplacementPolicyReplicaSetSizes} {
+		if ctrl == StepwiseWith(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// client is the API client (user agent) of ctrl's writes.
+func (ctrl Controller) client() string {
+	if ctrl == Deployment {
+		return "deployment-controller"
+	}
+	return stepwiseClient
+}
 
 const (
 	oldImage = "bench:v1"
@@ -56,6 +82,7 @@ func workload(ctrl Controller, ns, name string, c Case) client.Object {
 	}
 	return &stepwisev1alpha1.Rollout{ObjectMeta: meta, Spec: stepwisev1alpha1.RolloutSpec{
 		Replicas: ptr.To(c.Replicas), Selector: selector, Template: podTemplate(name, c.ReadyDelay),
+		PodReplacementPolicy: ctrl.policy(),
 		Strategy: stepwisev1alpha1.RolloutStrategy{
 			Type:          stepwisev1alpha1.RollingUpdateRolloutStrategyType,
 			RollingUpdate: &stepwisev1alpha1.RollingUpdateRollout{MaxSurge: &c.MaxSurge, MaxUnavailable: &c.MaxUnavailable},

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
 	"github.com/stepwise-dev/stepwise/test/bench"
 )
 
@@ -26,12 +27,19 @@ func main() {
 	apiServerProfile := flag.Duration("apiserver-profile", 0, "Save a CPU profile of the API server over this long from each run's template change, in logs/ (0: none).")
 	isolate := flag.Bool("isolate", true, "Run only the controller under test during each run, the other one stopped (false: both run throughout).")
 	repeat := flag.Int("repeat", 1, "Run each case this many times through each controller, in alternating order, and report medians.")
+	comparePolicy := flag.String("compare-policy", "", "Also run each case through Stepwise with Rollouts that set this podReplacementPolicy (TerminationComplete, ReplicaSetSizes), beside the default.")
 	flag.Parse()
 
 	if *repeat < 1 {
 		fail(fmt.Errorf("-repeat: %d is not a positive number", *repeat))
 	}
-	opts := bench.Options{Out: *out, Matrix: *matrix, Repeat: *repeat, APIServerProfile: *apiServerProfile, Timeline: *timeline, QuietBelow: *quietBelow, Isolate: *isolate, Log: os.Stdout}
+	opts := bench.Options{Out: *out, Matrix: *matrix, Repeat: *repeat, APIServerProfile: *apiServerProfile, Timeline: *timeline, QuietBelow: *quietBelow, Isolate: *isolate, Log: os.Stdout,
+		ComparePolicy: stepwisev1alpha1.PodReplacementPolicy(*comparePolicy)}
+	switch opts.ComparePolicy {
+	case "", stepwisev1alpha1.PodReplacementPolicyTerminationComplete, stepwisev1alpha1.PodReplacementPolicyReplicaSetSizes:
+	default:
+		fail(fmt.Errorf("-compare-policy: %q is not a podReplacementPolicy other than the default (TerminationComplete, ReplicaSetSizes)", *comparePolicy))
+	}
 	if *only != "" {
 		re, err := regexp.Compile(*only)
 		if err != nil {
