@@ -130,20 +130,26 @@ func (p *planning) podPlaces(rs *appsv1.ReplicaSet) int32 {
 }
 
 // stillCreating reports whether rs's ReplicaSet controller may still create pods toward its
-// spec.replicas (status.replicas below it, and no ReplicaFailure: a refused create makes no
-// pod), under a podReplacementPolicy that counts the pods that exist in a RollingUpdate. Such
-// a ReplicaSet is not scaled down until it has caught up: once lowered, nothing it reports
-// tells the pods of its creates still in flight from those it will keep, so they would not
-// count (podPlaces) and another ReplicaSet could grow past replicas + maxSurge.
+// spec.replicas, under a podReplacementPolicy that counts the pods that exist in a
+// RollingUpdate: it has not yet seen rs's latest spec, or status.replicas is below it without
+// a refused create (ReplicaFailure FailedCreate: no pod comes of it). Such a ReplicaSet is not
+// scaled down until it has caught up: once lowered, nothing it reports tells the pods of its
+// creates still in flight from those it will keep, so they would not count (podPlaces) and
+// another ReplicaSet could grow past replicas + maxSurge. A ReplicaSet being deleted creates
+// nothing.
 //
 //	rollout mid-way, replicas 10 → 15: old 8 → 12, 8 pods so far; a wave lowers old to 9
 //	  and counts 9 (status.replicas 8), while its 4 creates land: 12 old pods exist
 func (p *planning) stillCreating(rs *appsv1.ReplicaSet) bool {
-	if p.params.Strategy != stepwisev1alpha1.RollingUpdateRolloutStrategyType || p.params.PodReplacement == stepwisev1alpha1.PodReplacementPolicyReplicaSetSizes {
+	if p.params.Strategy != stepwisev1alpha1.RollingUpdateRolloutStrategyType || p.params.PodReplacement == stepwisev1alpha1.PodReplacementPolicyReplicaSetSizes ||
+		rs.DeletionTimestamp != nil {
 		return false
 	}
+	if rs.Status.ObservedGeneration < rs.Generation {
+		return true
+	}
 	for _, c := range rs.Status.Conditions {
-		if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue {
+		if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue && c.Reason == "FailedCreate" {
 			return false
 		}
 	}
@@ -188,8 +194,9 @@ func (p *planning) cleanupUnhealthyReplicas(rss []*appsv1.ReplicaSet, maxCleanup
 			continue
 		}
 		n := min(maxCleanup-total, desired-available)
-		p.scale(rs, desired-n, false, fmt.Sprintf("removing %d unavailable old pods (%d desired, %d available)", n, desired, available))
-		total += n
+		if p.scale(rs, desired-n, false, fmt.Sprintf("removing %d unavailable old pods (%d desired, %d available)", n, desired, available)) {
+			total += n
+		}
 	}
 	return total
 }
@@ -213,8 +220,9 @@ func (p *planning) scaleDownAvailable(rss []*appsv1.ReplicaSet, maxScaleDown int
 			continue
 		}
 		n := min(desired, budget-total)
-		p.scale(rs, desired-n, false, fmt.Sprintf("%d available > %d desired - %d maxUnavailable", available-total, p.params.Replicas, p.params.MaxUnavailable))
-		total += n
+		if p.scale(rs, desired-n, false, fmt.Sprintf("%d available > %d desired - %d maxUnavailable", available-total, p.params.Replicas, p.params.MaxUnavailable)) {
+			total += n
+		}
 	}
 	return total
 }

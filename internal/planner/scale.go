@@ -134,10 +134,16 @@ func (p *planning) scaleProportionally() {
 	if toAdd != 0 && len(active) > 0 {
 		sizes[0] = max(0, sizes[0]+toAdd-added)
 	}
+	// Under podReplacementPolicy's count the spread waits, whole (a part would spread
+	// differently from a Deployment), for a ReplicaSet it shrinks to have created its pods,
+	// and when it adds pods, for scaled-down ones to be gone (podPlaces).
 	for i, rs := range active {
 		if sizes[i] < *rs.Spec.Replicas && p.stillCreating(rs) {
-			return // all at once, once it has caught up, or the spread would differ from a Deployment's
+			return
 		}
+	}
+	if toAdd > 0 && p.podPlacesInAll() > p.totalReplicas() {
+		return
 	}
 	for i, rs := range active {
 		p.scale(rs, sizes[i], true, fmt.Sprintf("replicas changed to %d: %+d pods spread in proportion over %d active ReplicaSets", p.params.Replicas, toAdd, len(active)))

@@ -180,40 +180,38 @@ func (s *sim) hashOf(image string) string {
 }
 
 // runReplicaSetController advances the simulated ReplicaSet controller and kubelet one tick.
+// A ReplicaSet's status changes only when its controller syncs it, and reports the pods that
+// sync found before creating or deleting any, as the real one does (calculateStatus over the
+// active pods it listed): the pods a sync creates count from the next sync on.
 func (s *sim) runReplicaSetController() {
 	s.tick++
 	for _, rs := range s.rss {
-		reported := int32(len(s.pods[rs.Name]))
-		if s.rng.Float64() < s.syncChance {
-			pods := s.pods[rs.Name]
-			for int32(len(pods)) < *rs.Spec.Replicas {
-				readyAt := s.tick + s.readyDelay
-				if s.neverReady[rs.Spec.Template.Spec.Containers[0].Image] {
-					readyAt = -1
-				}
-				pods = append(pods, simPod{readyAt: readyAt})
-			}
-			// Unready pods are deleted first: ready ones sort to the front and are kept.
-			slices.SortStableFunc(pods, func(a, b simPod) int { return boolInt(s.ready(b)) - boolInt(s.ready(a)) })
-			if int32(len(pods)) > *rs.Spec.Replicas {
-				pods = pods[:*rs.Spec.Replicas]
-			}
-			s.pods[rs.Name] = pods
-			rs.Status.ObservedGeneration = rs.Generation
-		} else {
-			reported = int32(len(s.pods[rs.Name]))
+		if s.rng.Float64() >= s.syncChance {
+			continue
 		}
+		pods := s.pods[rs.Name]
 		ready := int32(0)
-		for _, p := range s.pods[rs.Name] {
+		for _, p := range pods {
 			if s.ready(p) {
 				ready++
 			}
 		}
-		// A sync reports the pods it found before creating or deleting any, as the real one
-		// does: the pods it created count in status.replicas only from its next report.
-		rs.Status.Replicas = reported
-		rs.Status.ReadyReplicas, rs.Status.AvailableReplicas = ready, ready
+		rs.Status.Replicas, rs.Status.ReadyReplicas, rs.Status.AvailableReplicas = int32(len(pods)), ready, ready
 		rs.Status.TerminatingReplicas = ptr.To[int32](0)
+		rs.Status.ObservedGeneration = rs.Generation
+		for int32(len(pods)) < *rs.Spec.Replicas {
+			readyAt := s.tick + s.readyDelay
+			if s.neverReady[rs.Spec.Template.Spec.Containers[0].Image] {
+				readyAt = -1
+			}
+			pods = append(pods, simPod{readyAt: readyAt})
+		}
+		// Unready pods are deleted first: ready ones sort to the front and are kept.
+		slices.SortStableFunc(pods, func(a, b simPod) int { return boolInt(s.ready(b)) - boolInt(s.ready(a)) })
+		if int32(len(pods)) > *rs.Spec.Replicas {
+			pods = pods[:*rs.Spec.Replicas]
+		}
+		s.pods[rs.Name] = pods
 	}
 }
 
@@ -236,11 +234,15 @@ func (s *sim) podsInAll() int32 {
 	return n
 }
 
-// totals are the desired (spec) and available pods over all ReplicaSets.
+// totals are the desired pods (spec) and the ready pods that exist over all ReplicaSets.
 func (s *sim) totals() (spec, available int32) {
 	for _, rs := range s.rss {
 		spec += *rs.Spec.Replicas
-		available += rs.Status.AvailableReplicas
+		for _, p := range s.pods[rs.Name] {
+			if s.ready(p) {
+				available++
+			}
+		}
 	}
 	return spec, available
 }
