@@ -79,8 +79,9 @@ fuzz: ## Run each fuzz target for a fixed number of executions; failures are kep
 	go test -run='^$$' -fuzz='^FuzzScaledValue$$' -fuzztime=$(FUZZ_PARSING) ./internal/planner/
 
 .PHONY: test-differential
-test-differential: tools ## The full differential matrix against the built-in Deployment controller.
-	STEPWISE_DIFFERENTIAL=full go test -timeout 60m -run TestDifferentialAgainstDeployment -v ./internal/controller/rollout/
+test-differential: tools ## The full differential matrix against the built-in Deployment controller, and the other tests of bounds (hellok8s, resizes, canary steps, partition); TERMINATION_DELAY=2s keeps deleted pods terminating for 2 s.
+	STEPWISE_DIFFERENTIAL=full STEPWISE_TERMINATION_DELAY=$(TERMINATION_DELAY) go test -count=1 -timeout 60m -v \
+		-run 'TestDifferentialAgainstDeployment|TestHellok8sStory|TestScalingMidRollout|TestCanarySteps|TestPartition' ./internal/controller/rollout/
 
 .PHONY: bench
 bench: tools ## Benchmark Stepwise against the built-in Deployment controller (about an hour; BENCH_FLAGS="-matrix full" for every case); results in .local/bench/ (BENCH_FLAGS="-out DIR" to keep them elsewhere).

@@ -3,6 +3,7 @@ package rollout_test
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,10 @@ type differentialCase struct {
 	surge, unavailable intstr.IntOrString
 	recreate           bool
 	scaleTo            int32 // 0: no resize mid-rollout
+	// policy is the Rollout's podReplacementPolicy ("": the default).
+	policy stepwisev1alpha1.PodReplacementPolicy
+	// terminationDelay is how long deleted pods stay terminating ("": terminationDelay).
+	terminationDelay string
 }
 
 func (c differentialCase) String() string {
@@ -33,6 +38,12 @@ func (c differentialCase) String() string {
 	}
 	if c.scaleTo > 0 {
 		name += fmt.Sprintf(" scaled to %d", c.scaleTo)
+	}
+	if c.policy != "" {
+		name += " " + string(c.policy)
+	}
+	if c.terminationDelay != "" {
+		name += " terminating " + c.terminationDelay
 	}
 	return name
 }
@@ -47,6 +58,9 @@ func differentialCases() []differentialCase {
 			{replicas: 10, surge: intstr.FromString("25%"), unavailable: intstr.FromString("25%"), scaleTo: 15},
 			{replicas: 10, surge: intstr.FromInt32(0), unavailable: intstr.FromInt32(1)},
 			{replicas: 3, recreate: true},
+			{replicas: 3, surge: intstr.FromInt32(1), unavailable: intstr.FromInt32(1), terminationDelay: "2s"},
+			{replicas: 3, surge: intstr.FromInt32(1), unavailable: intstr.FromInt32(1), terminationDelay: "2s", policy: stepwisev1alpha1.PodReplacementPolicyTerminationComplete},
+			{replicas: 10, surge: intstr.FromString("25%"), unavailable: intstr.FromString("25%"), scaleTo: 15, terminationDelay: "2s"},
 		}
 	}
 	bounds := [][2]intstr.IntOrString{
@@ -81,7 +95,9 @@ func TestDifferentialAgainstDeployment(t *testing.T) {
 			ro.G.SetDefaultEventuallyTimeout(5 * time.Minute)
 			rollout := ro.newRollout(tc.replicas, tc.surge, tc.unavailable, "app:v1")
 			// Pods take a moment to become ready, so rollouts go in visible waves.
-			rollout.Spec.Template.Annotations = map[string]string{"pod-ready.stage.kwok.x-k8s.io/delay": "300ms"}
+			metav1.SetMetaDataAnnotation(&rollout.Spec.Template.ObjectMeta, "pod-ready.stage.kwok.x-k8s.io/delay", "300ms")
+			setTerminationDelay(rollout, tc.terminationDelay)
+			rollout.Spec.PodReplacementPolicy = tc.policy
 			if tc.recreate {
 				rollout.Spec.Strategy = stepwisev1alpha1.RolloutStrategy{Type: stepwisev1alpha1.RecreateRolloutStrategyType}
 			}
@@ -93,7 +109,8 @@ func TestDifferentialAgainstDeployment(t *testing.T) {
 
 			params, err := planner.Resolve(rollout)
 			ro.G.Expect(err).NotTo(HaveOccurred())
-			bounds := observe.Bounds{MaxReplicas: tc.replicas + params.MaxSurge, MinAvailable: tc.replicas - params.MaxUnavailable}
+			bounds := observe.Bounds{MaxReplicas: tc.replicas + params.MaxSurge, MinAvailable: tc.replicas - params.MaxUnavailable,
+				Terminating: tc.policy == stepwisev1alpha1.PodReplacementPolicyTerminationComplete}
 			if tc.recreate { // no availability promise: every old pod goes before a new one starts
 				bounds = observe.Bounds{MaxReplicas: tc.replicas, Exclusive: true}
 			}
@@ -107,7 +124,7 @@ func TestDifferentialAgainstDeployment(t *testing.T) {
 			}
 			ro.Obs.SetBounds(bounds)
 			deploymentBounds := bounds
-			deploymentBounds.UpToDesired = true // what a Deployment promises
+			deploymentBounds.UpToDesired, deploymentBounds.Terminating = true, false // what a Deployment promises
 			dep.Obs.SetBounds(deploymentBounds)
 
 			updateDeployment(dep, func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "app:v2" })
@@ -123,8 +140,10 @@ func TestDifferentialAgainstDeployment(t *testing.T) {
 			ro.WaitComplete("web")
 			waitDeploymentComplete(dep)
 
-			t.Logf("Deployment wrote: %s", strings.Join(dep.Obs.Sizes(), " | "))
-			t.Logf("Rollout wrote:    %s", strings.Join(ro.Obs.Sizes(), " | "))
+			depSizes, roSizes := dep.Obs.Sizes(), ro.Obs.Sizes()
+			t.Logf("Deployment wrote: %s", strings.Join(depSizes, " | "))
+			t.Logf("Rollout wrote:    %s", strings.Join(roSizes, " | "))
+			t.Log(compareSizes(depSizes, roSizes))
 			ro.G.Expect(finalSizes(ro)).To(Equal(finalSizes(dep)), "final states")
 			if violations := dep.Obs.Violations(); len(violations) > 0 {
 				t.Logf("the Deployment broke a bound (%d times; see shared/notes on counting pods): %s", len(violations), violations[0])
@@ -132,6 +151,21 @@ func TestDifferentialAgainstDeployment(t *testing.T) {
 			ro.ExpectNoViolations()
 		})
 	}
+}
+
+// compareSizes says how the Rollout's sequence of ReplicaSet sizes compares with the
+// Deployment's: the same states in the same order differ only in when each was written (the
+// Rollout waits for replaced pods to begin terminating); otherwise readiness reached the two
+// controllers at other moments, or podReplacementPolicy held a wave the Deployment made.
+func compareSizes(deployment, rollout []string) string {
+	if slices.Equal(deployment, rollout) {
+		return fmt.Sprintf("the same %d states of ReplicaSet sizes in the same order: the two differ only in when they wrote them", len(rollout))
+	}
+	first := 0
+	for first < min(len(deployment), len(rollout)) && deployment[first] == rollout[first] {
+		first++
+	}
+	return fmt.Sprintf("the sequences part at state %d of %d (Deployment) and %d (Rollout): different waves, not only different times", first+1, len(deployment), len(rollout))
 }
 
 func deploymentOf(ro *stepwisev1alpha1.Rollout, ns string) *appsv1.Deployment {

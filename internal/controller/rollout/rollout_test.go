@@ -1,6 +1,7 @@
 package rollout_test
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"testing"
@@ -97,7 +98,7 @@ func TestRecreateNeverOverlaps(t *testing.T) {
 	e := newEnv(t)
 	ro := e.newRollout(3, one, one, "app:v1")
 	ro.Spec.Strategy = stepwisev1alpha1.RolloutStrategy{Type: stepwisev1alpha1.RecreateRolloutStrategyType}
-	ro.Spec.Template.Annotations = map[string]string{"pod-delete.stage.kwok.x-k8s.io/delay": "1s"}
+	setTerminationDelay(ro, "1s")
 	e.Settle(ro, observe.Bounds{MaxReplicas: 3, Exclusive: true})
 
 	e.SetImage("web", "app:v2")
@@ -176,7 +177,7 @@ func TestScalingMidRollout(t *testing.T) {
 		t.Run(fmt.Sprintf("%d to %d", tc.from, tc.to), func(t *testing.T) {
 			e := newEnv(t)
 			ro := e.newRollout(tc.from, quarter, quarter, "app:v1")
-			ro.Spec.Template.Annotations = map[string]string{"pod-ready.stage.kwok.x-k8s.io/delay": "1s"}
+			metav1.SetMetaDataAnnotation(&ro.Spec.Template.ObjectMeta, "pod-ready.stage.kwok.x-k8s.io/delay", "1s")
 			e.Create(ro)
 			e.WaitComplete("web")
 			high := max(tc.from, tc.to)
@@ -389,10 +390,26 @@ func TestRollbackRequestAnnotation(t *testing.T) {
 	e.G.Expect(e.Get("web").Spec.Template.Spec.Containers[0].Image).To(Equal("app:v1"))
 }
 
-// A namespace ResourceQuota of exactly replicas + maxSurge pods: with the default
-// podReplacementPolicy the rollout completes and the quota never refuses a pod (the ReplicaSet
-// controller records no FailedCreate).
+// A namespace ResourceQuota of exactly replicas + maxSurge pods: the rollout completes and the
+// quota never refuses a pod (the ReplicaSet controller records no FailedCreate), with the
+// default podReplacementPolicy for pods that go at once, and with TerminationComplete for pods
+// that take 2 s to shut down, since a quota counts a terminating pod as long as it exists.
 func TestPodQuotaOfReplicasPlusMaxSurge(t *testing.T) {
+	for _, tc := range []struct {
+		policy           stepwisev1alpha1.PodReplacementPolicy
+		terminationDelay string
+	}{
+		{policy: "", terminationDelay: "0s"},
+		{policy: stepwisev1alpha1.PodReplacementPolicyTerminationComplete, terminationDelay: "2s"},
+	} {
+		t.Run(fmt.Sprintf("%s terminating %s", cmp.Or(tc.policy, "default"), tc.terminationDelay), func(t *testing.T) {
+			t.Parallel()
+			rollUnderPodQuota(t, tc.policy, tc.terminationDelay)
+		})
+	}
+}
+
+func rollUnderPodQuota(t *testing.T, policy stepwisev1alpha1.PodReplacementPolicy, delay string) {
 	e := newEnv(t)
 	e.Create(&corev1.ResourceQuota{
 		ObjectMeta: metav1.ObjectMeta{Name: "pods", Namespace: e.NS},
@@ -403,7 +420,10 @@ func TestPodQuotaOfReplicasPlusMaxSurge(t *testing.T) {
 		g.Expect(e.Client.Get(e.Ctx, client.ObjectKey{Namespace: e.NS, Name: "pods"}, quota)).To(Succeed())
 		g.Expect(quota.Status.Hard).To(HaveKey(corev1.ResourcePods), "the resourcequota controller has counted")
 	}).Should(Succeed())
-	e.Settle(e.newRollout(10, intstr.FromInt32(3), intstr.FromInt32(2), "app:v1"), observe.Bounds{MaxReplicas: 13, MinAvailable: 8})
+	ro := e.newRollout(10, intstr.FromInt32(3), intstr.FromInt32(2), "app:v1")
+	ro.Spec.PodReplacementPolicy = policy
+	setTerminationDelay(ro, delay)
+	e.Settle(ro, observe.Bounds{MaxReplicas: 13, MinAvailable: 8, Terminating: policy == stepwisev1alpha1.PodReplacementPolicyTerminationComplete})
 
 	e.SetImage("web", "app:v2")
 	e.WaitComplete("web")

@@ -125,9 +125,24 @@ func newEnv(t *testing.T) *testEnv {
 	return &testEnv{testenv.New(t, suite, 90*time.Second)}
 }
 
-// newRollout is a RollingUpdate Rollout "web" of image in the test's namespace.
+// terminationDelay is how long a deleted pod stays terminating before kwok removes it
+// (STEPWISE_TERMINATION_DELAY, e.g. "2s"; none when unset): make test-differential
+// TERMINATION_DELAY=2s holds the bounds with pods that take time to shut down.
+var terminationDelay = os.Getenv("STEPWISE_TERMINATION_DELAY")
+
+// newRollout is a RollingUpdate Rollout "web" of image in the test's namespace, whose pods
+// terminate for terminationDelay.
 func (e *testEnv) newRollout(replicas int32, surge, unavailable intstr.IntOrString, image string) *stepwisev1alpha1.Rollout {
-	return testutil.Rollout("web").Namespace(e.NS).Replicas(replicas).Surge(surge.String()).Unavailable(unavailable.String()).Image(image).Obj()
+	ro := testutil.Rollout("web").Namespace(e.NS).Replicas(replicas).Surge(surge.String()).Unavailable(unavailable.String()).Image(image).Obj()
+	setTerminationDelay(ro, terminationDelay)
+	return ro
+}
+
+// setTerminationDelay makes ro's pods stay terminating for delay once deleted ("": at once).
+func setTerminationDelay(ro *stepwisev1alpha1.Rollout, delay string) {
+	if delay != "" {
+		metav1.SetMetaDataAnnotation(&ro.Spec.Template.ObjectMeta, "pod-delete.stage.kwok.x-k8s.io/delay", delay)
+	}
 }
 
 // setNeverReadyImage changes the template to image with pods that never become ready, as a
