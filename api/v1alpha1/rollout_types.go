@@ -112,6 +112,7 @@ type RolloutSpec struct {
 	// status.replicas, so no new pod is created before the old pods it replaces have begun to
 	// terminate. TerminationComplete: terminating pods count too (status.terminatingReplicas),
 	// so a new pod is created only once an old one is gone, as Recreate always waits.
+	// Under both, a ReplicaSet still creating pods is not scaled down until they exist.
 	// ReplicaSetSizes: the sum of the ReplicaSets' spec.replicas only, as a Deployment counts;
 	// quicker, but the pods that exist may briefly pass the bound. Availability is unaffected
 	// by each, and BlueGreen runs two full sets by design.

@@ -220,11 +220,17 @@ func TestScaleFromAStaleSpecIsRefused(t *testing.T) {
 	e.G.Expect(e.Client.Get(e.Ctx, client.ObjectKeyFromObject(cached), live)).To(Succeed())
 	e.G.Expect(*live.Spec.Replicas).To(Equal(int32(5)), "the newer size stays")
 
-	cached = other // the spec as it is now; the ReplicaSet controller then writes its status
-	e.G.Eventually(func(g Gomega) string {
+	// The cache holds the spec as it is now, with a status in which the ReplicaSet controller
+	// has created the newer size's pods (no scale-down waits for creates in flight); the live
+	// object has moved on by status writes alone.
+	cached = other
+	e.G.Eventually(func(g Gomega) {
 		g.Expect(e.Client.Get(e.Ctx, client.ObjectKeyFromObject(cached), live)).To(Succeed())
-		return live.ResourceVersion
-	}).ShouldNot(Equal(cached.ResourceVersion))
+		g.Expect(live.ResourceVersion).NotTo(Equal(cached.ResourceVersion))
+		g.Expect(live.Status.ObservedGeneration).To(Equal(live.Generation))
+		g.Expect(live.Status.Replicas).To(Equal(int32(5)))
+	}).Should(Succeed())
+	cached.Status = live.Status
 	e.G.Expect(reconcile()).To(Succeed())
 	e.G.Expect(e.Client.Get(e.Ctx, client.ObjectKeyFromObject(cached), live)).To(Succeed())
 	e.G.Expect(*live.Spec.Replicas).To(Equal(int32(3)))
