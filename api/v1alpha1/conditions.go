@@ -72,6 +72,10 @@ const (
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonReplicaSetCreateError: creating the ReplicaSet of the new revision failed.
 	ReasonReplicaSetCreateError = "ReplicaSetCreateError"
+	// ReasonDeploymentOwnsReplicaSets: Progressing=Unknown, a Deployment controls ReplicaSets
+	// this Rollout's selector matches; the Rollout changes nothing until the Deployment is
+	// deleted with orphan propagation, then adopts them (a migration).
+	ReasonDeploymentOwnsReplicaSets = "DeploymentOwnsReplicaSets"
 	// ReasonInconclusiveAnalysis: Paused=True, an analysis ended Inconclusive (or with more
 	// measurement errors in a row than allowed); promote goes on, abort goes back.
 	ReasonInconclusiveAnalysis = "InconclusiveAnalysis"
@@ -107,6 +111,15 @@ const (
 	// RollbackRequestAnnotation asks the controller to roll the Rollout back to the revision
 	// it names ("0" or "" for the previous one); the controller clears it once handled.
 	RollbackRequestAnnotation = "stepwise.dev/rollback-to"
+	// MigratedFromAnnotation marks the Rollout (or Deployment) that `kubectl stepwise migrate`
+	// is creating in place of a Deployment (or Rollout), until it has adopted the ReplicaSets and
+	// is handed over; it records the source (kind, UID, whether it was paused) in JSON, and a
+	// re-run of the command finishes a migration whose target carries it.
+	MigratedFromAnnotation = "stepwise.dev/migrated-from"
+	// MigrationTargetAnnotation holds, on the current ReplicaSet of a Rollout moving to a
+	// Deployment, the Deployment to create: the Rollout is gone before the Deployment may
+	// exist, and a re-run finds it here if the command stopped in between.
+	MigrationTargetAnnotation = "stepwise.dev/migration-target"
 	// PodTemplateHashLabel tells the ReplicaSets of one Rollout apart.
 	PodTemplateHashLabel = "pod-template-hash"
 	// AnalysisPointLabel says where in a rollout an AnalysisRun belongs: "step-N" (N counted

@@ -55,6 +55,7 @@ var skippedAnnotations = map[string]bool{
 	stepwisev1alpha1.DesiredReplicasAnnotation: true,
 	stepwisev1alpha1.MaxReplicasAnnotation:     true,
 	stepwisev1alpha1.RollbackRequestAnnotation: true,
+	stepwisev1alpha1.MigratedFromAnnotation:    true,
 }
 
 // IsCopiedAnnotation reports whether a Rollout annotation is copied to its ReplicaSets (and

@@ -58,6 +58,9 @@ func Compute(in Input) stepwisev1alpha1.RolloutStatus {
 	st := ro.Status.DeepCopy()
 	st.ObservedGeneration = ro.Generation
 	meta.RemoveStatusCondition(&st.Conditions, stepwisev1alpha1.ConditionInvalidSpec)
+	if held := meta.FindStatusCondition(st.Conditions, stepwisev1alpha1.ConditionProgressing); held != nil && held.Reason == stepwisev1alpha1.ReasonDeploymentOwnsReplicaSets {
+		meta.RemoveStatusCondition(&st.Conditions, stepwisev1alpha1.ConditionProgressing) // no longer held: computed afresh
+	}
 	c := conditions{st: st, generation: ro.Generation, now: now}
 
 	st.Canary, st.BlueGreen = in.Canary.DeepCopy(), in.BlueGreen.DeepCopy()
@@ -242,6 +245,14 @@ func RequeueAfter(ro *stepwisev1alpha1.Rollout, st *stepwisev1alpha1.RolloutStat
 func MarkInvalidSpec(ro *stepwisev1alpha1.Rollout, err error, now time.Time) {
 	c := conditions{st: &ro.Status, generation: ro.Generation, now: metav1.NewTime(now)}
 	c.set(stepwisev1alpha1.ConditionInvalidSpec, metav1.ConditionTrue, stepwisev1alpha1.ReasonInvalidSpec, err.Error())
+}
+
+// MarkHeldByDeployment records that a Deployment still controls ReplicaSets the Rollout
+// selects, so the Rollout waits (Progressing Unknown). It reports whether the condition
+// changed.
+func MarkHeldByDeployment(ro *stepwisev1alpha1.Rollout, message string, now time.Time) bool {
+	c := conditions{st: &ro.Status, generation: ro.Generation, now: metav1.NewTime(now)}
+	return c.set(stepwisev1alpha1.ConditionProgressing, metav1.ConditionUnknown, stepwisev1alpha1.ReasonDeploymentOwnsReplicaSets, message)
 }
 
 func setCounters(st *stepwisev1alpha1.RolloutStatus, allRSs []*appsv1.ReplicaSet, newRS *appsv1.ReplicaSet, ro *stepwisev1alpha1.Rollout) {

@@ -15,7 +15,7 @@ import (
 
 const module = "github.com/stepwise-dev/stepwise/"
 
-var purePackages = []string{"internal/analysis", "internal/planner", "internal/revision", "internal/status"}
+var purePackages = []string{"internal/analysis", "internal/migration", "internal/planner", "internal/revision", "internal/status"}
 
 func goList(t *testing.T, format string, pkgs ...string) []string {
 	t.Helper()

@@ -28,12 +28,14 @@ func CacheOptions() cache.Options {
 }
 
 // controllerIndex indexes cached ReplicaSets by the UID of the Rollout that controls them,
-// and orphans under orphanKey: a reconcile copies out its own ReplicaSets and the orphans it
-// may adopt, not every ReplicaSet of the namespace (copying them all costs CPU in proportion
-// to the Rollouts sharing a namespace).
+// orphans under orphanKey and those of Deployments under deploymentKey: a reconcile copies
+// out its own ReplicaSets and the orphans it may adopt, not every ReplicaSet of the namespace
+// (copying them all costs CPU in proportion to the Rollouts sharing a namespace), and looks at
+// the Deployments' only to wait while one still holds the ReplicaSets it is to adopt.
 const (
 	controllerIndex = "stepwise.dev/controller"
 	orphanKey       = "orphan"
+	deploymentKey   = "deployment"
 )
 
 func indexByController(obj client.Object) []string {
@@ -42,6 +44,8 @@ func indexByController(obj client.Object) []string {
 		return []string{orphanKey}
 	case isRollout(ref):
 		return []string{string(ref.UID)}
+	case ref.APIVersion == appsv1.SchemeGroupVersion.String() && ref.Kind == "Deployment":
+		return []string{deploymentKey}
 	}
 	return nil
 }

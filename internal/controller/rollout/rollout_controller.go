@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -83,6 +84,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	if err := r.fresh.CheckRollout(ctx, r.APIReader, ro); err != nil {
 		return ctrl.Result{}, err
 	}
+	if rs, deployment, err := r.heldByDeployment(ctx, ro); err != nil || rs != "" {
+		if rs != "" {
+			r.holdForDeployment(ctx, ro, rs, deployment)
+		}
+		return ctrl.Result{}, err // the Deployment's ReplicaSets, once orphaned, wake this Rollout
+	}
 	snap, err := r.snapshot(ctx, ro, now)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("building snapshot: %w", err)
@@ -136,6 +143,17 @@ func (r *Reconciler) pauseOnDeadline(ctx context.Context, ro *stepwisev1alpha1.R
 	r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, stepwisev1alpha1.ReasonProgressDeadlineExceeded, "Pausing",
 		"Paused: no progress for %ds (progressDeadlineAction: Pause)", *ro.Spec.ProgressDeadlineSeconds)
 	return nil
+}
+
+// holdForDeployment records that a Deployment still controls ReplicaSet rs, which the Rollout
+// selects: nothing changes until the Deployment is deleted with orphan propagation.
+func (r *Reconciler) holdForDeployment(ctx context.Context, ro *stepwisev1alpha1.Rollout, rs, deployment string) {
+	message := fmt.Sprintf("Deployment %s controls ReplicaSet %s, which this Rollout selects: waiting for the Deployment to be deleted "+
+		"with orphan propagation (kubectl delete deployment %s --cascade=orphan), then adopting its ReplicaSets", deployment, rs, deployment)
+	if status.MarkHeldByDeployment(ro, message, r.Clock.Now()) {
+		ctrl.LoggerFrom(ctx).V(1).Info("Waiting for a Deployment to let go of its ReplicaSets", "Deployment", klog.KRef(ro.Namespace, deployment), "ReplicaSet", klog.KRef(ro.Namespace, rs))
+		r.Recorder.Eventf(ro, nil, corev1.EventTypeNormal, stepwisev1alpha1.ReasonDeploymentOwnsReplicaSets, "Waiting", "%s", message)
+	}
 }
 
 // markInvalid records a spec the controller cannot act on; retrying will not help until the

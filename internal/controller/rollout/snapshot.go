@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/migration"
 	"github.com/stepwise-dev/stepwise/internal/planner"
 	"github.com/stepwise-dev/stepwise/internal/status"
 )
@@ -83,6 +84,25 @@ func (r *Reconciler) snapshot(ctx context.Context, ro *stepwisev1alpha1.Rollout,
 	return snap, nil
 }
 
+// heldByDeployment names a ReplicaSet this Rollout's selector matches that a Deployment still
+// controls, and that Deployment ("" when there is none). While there is one, the Rollout
+// changes nothing: it is a migration under way (the Deployment is about to be deleted with
+// orphan propagation), and planning from the ReplicaSets already orphaned would create a new
+// revision, or scale an old one up, beside pods the Deployment's ReplicaSet keeps running.
+func (r *Reconciler) heldByDeployment(ctx context.Context, ro *stepwisev1alpha1.Rollout) (rs, deployment string, err error) {
+	list := &appsv1.ReplicaSetList{}
+	if err := r.List(ctx, list, client.InNamespace(ro.Namespace), client.MatchingFields{controllerIndex: deploymentKey}); err != nil {
+		return "", "", fmt.Errorf("listing ReplicaSets of Deployments: %w", err)
+	}
+	for i := range list.Items {
+		held := &list.Items[i]
+		if held.DeletionTimestamp.IsZero() && planner.Selects(ro, held.Labels) {
+			return held.Name, metav1.GetControllerOf(held).Name, nil
+		}
+	}
+	return "", "", nil
+}
+
 // selectedHash is the pod-template-hash a Service selects ("" when it selects none, or for
 // no Service name). It reads past the cache: right after a switch the cache may still show
 // the old selector, and acting on it would switch traffic back or scale the active revision
@@ -113,10 +133,13 @@ func (r *Reconciler) recheckRollout(ctx context.Context, ro *stepwisev1alpha1.Ro
 }
 
 // adopt makes the Rollout the controller of an orphaned ReplicaSet that its selector matches.
+// A ReplicaSet a Deployment left behind brings its revision numbers along (migration.FromDeployment),
+// in the same write, so that history and undo reach the Deployment's revisions.
 func (r *Reconciler) adopt(ctx context.Context, ro *stepwisev1alpha1.Rollout, rs *appsv1.ReplicaSet) (*appsv1.ReplicaSet, error) {
-	ctrl.LoggerFrom(ctx).V(2).Info("Adopting ReplicaSet", "ReplicaSet", klog.KObj(rs))
+	ctrl.LoggerFrom(ctx).V(2).Info("Adopting ReplicaSet", "ReplicaSet", klog.KObj(rs), "deploymentRevision", rs.Annotations[migration.DeploymentRevisionAnnotation])
 	adopted := rs.DeepCopy()
 	adopted.OwnerReferences = append(adopted.OwnerReferences, *metav1.NewControllerRef(ro, stepwisev1alpha1.GroupVersion.WithKind("Rollout")))
+	migration.FromDeployment(adopted.Annotations)
 	if err := r.Patch(ctx, adopted, client.MergeFromWithOptions(rs, client.MergeFromWithOptimisticLock{})); err != nil {
 		return nil, fmt.Errorf("adopting ReplicaSet %s: %w", klog.KObj(rs), err)
 	}
