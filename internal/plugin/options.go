@@ -39,7 +39,7 @@ func NewCmd(streams genericiooptions.IOStreams) *cobra.Command {
 func newRootCmd(o *Options) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "kubectl-stepwise",
-		Short:         "Manage Stepwise Rollouts: status, history, undo, pause, resume, restart, set image, get, promote, abort, retry",
+		Short:         "Manage Stepwise Rollouts: status, history, undo, pause, resume, restart, set image, get, promote, abort, retry, migrate",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -47,7 +47,7 @@ func newRootCmd(o *Options) *cobra.Command {
 	root.SetErr(o.ErrOut)
 	o.ConfigFlags.AddFlags(root.PersistentFlags())
 	root.AddCommand(newStatusCmd(o), newHistoryCmd(o), newUndoCmd(o), newPauseCmd(o, true), newPauseCmd(o, false),
-		newRestartCmd(o), newSetCmd(o), newGetCmd(o), newPromoteCmd(o), newAbortCmd(o), newRetryCmd(o))
+		newRestartCmd(o), newSetCmd(o), newGetCmd(o), newPromoteCmd(o), newAbortCmd(o), newRetryCmd(o), newMigrateCmd(o))
 	return root
 }
 
@@ -90,13 +90,19 @@ func (o *Options) Namespace() (string, error) {
 	return ns, err
 }
 
-// getRollout reads one Rollout; a missing one is a clear error.
-func (o *Options) getRollout(ctx context.Context, name string) (client.WithWatch, *stepwisev1alpha1.Rollout, error) {
+// clientAndNamespace returns the client and the namespace of -n.
+func (o *Options) clientAndNamespace() (client.WithWatch, string, error) {
 	c, err := o.Client()
 	if err != nil {
-		return nil, nil, err
+		return nil, "", err
 	}
 	ns, err := o.Namespace()
+	return c, ns, err
+}
+
+// getRollout reads one Rollout; a missing one is a clear error.
+func (o *Options) getRollout(ctx context.Context, name string) (client.WithWatch, *stepwisev1alpha1.Rollout, error) {
+	c, ns, err := o.clientAndNamespace()
 	if err != nil {
 		return nil, nil, err
 	}

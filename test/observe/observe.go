@@ -99,8 +99,13 @@ type Observer struct {
 	pods       map[string]*corev1.Pod
 	states     []State
 	violations []string
+	churn      PodChurn
 	stop       func()
 }
+
+// PodChurn counts the pods created and those deleted (from the moment they start
+// terminating) since the observer started.
+type PodChurn struct{ Created, Deleted int }
 
 // Start watches namespace ns until Stop.
 func Start(cs kubernetes.Interface, ns string) (*Observer, error) {
@@ -230,11 +235,33 @@ func (o *Observer) record(changes []Change) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, c := range changes {
+		o.countChurn(c)
 		Apply(c, o.rss, o.pods)
 	}
 	st := o.snapshot()
 	o.states = append(o.states, st)
 	o.check(st)
+}
+
+func (o *Observer) countChurn(c Change) {
+	pod, ok := c.New.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	old, _ := c.Old.(*corev1.Pod)
+	switch {
+	case old == nil && !c.Deleted:
+		o.churn.Created++
+	case (c.Deleted || pod.DeletionTimestamp != nil) && (old == nil || old.DeletionTimestamp == nil):
+		o.churn.Deleted++
+	}
+}
+
+// Churn returns the pods created and deleted so far.
+func (o *Observer) Churn() PodChurn {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.churn
 }
 
 // Apply records change c in rss or pods, the ReplicaSets and pods by name.

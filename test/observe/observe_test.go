@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 )
@@ -91,5 +92,20 @@ func TestPodsCountUntilTheyTerminate(t *testing.T) {
 	}
 	if v := (Bounds{MaxReplicas: 4, Terminating: true}).Check(st); len(v) != 1 || !strings.HasPrefix(v[0], "5 pods > 4") {
 		t.Errorf("counting terminating pods: %q, want one violation of 5 pods", v)
+	}
+}
+
+func TestChurnCountsPodsCreatedAndDeleted(t *testing.T) {
+	o := &Observer{rss: map[string]*appsv1.ReplicaSet{}, pods: map[string]*corev1.Pod{}}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "a", ResourceVersion: "1"}}
+	terminating := pod.DeepCopy()
+	terminating.DeletionTimestamp = &metav1.Time{}
+	o.record([]Change{{New: pod}})
+	o.record([]Change{{Old: pod, New: pod.DeepCopy()}})                     // an update: neither
+	o.record([]Change{{Old: pod, New: terminating}})                        // deleted from here on
+	o.record([]Change{{Old: terminating, New: terminating, Deleted: true}}) // already counted
+	o.record([]Change{{New: pod}, {Old: pod, New: pod, Deleted: true}})     // created, deleted at once
+	if got, want := o.Churn(), (PodChurn{Created: 2, Deleted: 2}); got != want {
+		t.Errorf("churn %+v, want %+v", got, want)
 	}
 }
