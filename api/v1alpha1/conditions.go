@@ -116,10 +116,6 @@ const (
 	// is handed over; it records the source (kind, UID, whether it was paused) in JSON, and a
 	// re-run of the command finishes a migration whose target carries it.
 	MigratedFromAnnotation = "stepwise.dev/migrated-from"
-	// MigrationTargetAnnotation holds, on the current ReplicaSet of a Rollout moving to a
-	// Deployment, the Deployment to create: the Rollout is gone before the Deployment may
-	// exist, and a re-run finds it here if the command stopped in between.
-	MigrationTargetAnnotation = "stepwise.dev/migration-target"
 	// PodTemplateHashLabel tells the ReplicaSets of one Rollout apart.
 	PodTemplateHashLabel = "pod-template-hash"
 	// AnalysisPointLabel says where in a rollout an AnalysisRun belongs: "step-N" (N counted

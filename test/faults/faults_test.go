@@ -141,7 +141,7 @@ func TestConcurrentWritersDuringRollout(t *testing.T) {
 
 // handCache stands in for the manager's cache over a direct client: funcs intercept its
 // reads, Lists of ReplicaSets answer the cache's index by controller with own() for the
-// Rollout and no orphans, and Lists of AnalysisRuns find none.
+// Rollout and no orphans or Deployments' ReplicaSets, and Lists of AnalysisRuns find none.
 func handCache(t *testing.T, own func(ctx context.Context, c client.WithWatch) ([]appsv1.ReplicaSet, error), funcs interceptor.Funcs) (cache, direct client.WithWatch) {
 	t.Helper()
 	direct, err := client.NewWithWatch(suite.Cluster.Config, client.Options{Scheme: suite.Scheme})
@@ -157,7 +157,7 @@ func handCache(t *testing.T, own func(ctx context.Context, c client.WithWatch) (
 			return c.List(ctx, list, opts...)
 		}
 		rsList.Items = nil
-		if lo := (&client.ListOptions{}).ApplyOptions(opts); strings.Contains(lo.FieldSelector.String(), "orphan") {
+		if lo := (&client.ListOptions{}).ApplyOptions(opts); strings.HasSuffix(lo.FieldSelector.String(), "=orphan") || strings.Contains(lo.FieldSelector.String(), "=deployment/") {
 			return nil
 		}
 		items, err := own(ctx, c)

@@ -28,15 +28,22 @@ func CacheOptions() cache.Options {
 }
 
 // controllerIndex indexes cached ReplicaSets by the UID of the Rollout that controls them,
-// orphans under orphanKey and those of Deployments under deploymentKey: a reconcile copies
-// out its own ReplicaSets and the orphans it may adopt, not every ReplicaSet of the namespace
-// (copying them all costs CPU in proportion to the Rollouts sharing a namespace), and looks at
-// the Deployments' only to wait while one still holds the ReplicaSets it is to adopt.
+// orphans under orphanKey and those of a Deployment under deploymentKey(its name): a
+// reconcile copies out its own ReplicaSets and the orphans it may adopt, not every ReplicaSet
+// of the namespace (copying them all costs CPU in proportion to the Rollouts sharing a
+// namespace), and those of the Deployment of its own name only to wait while that Deployment
+// still holds the ReplicaSets it is to adopt (a migration).
 const (
 	controllerIndex = "stepwise.dev/controller"
 	orphanKey       = "orphan"
-	deploymentKey   = "deployment"
 )
+
+func deploymentKey(name string) string { return "deployment/" + name }
+
+// isDeployment reports whether an owner reference points at a Deployment.
+func isDeployment(ref *metav1.OwnerReference) bool {
+	return ref.APIVersion == appsv1.SchemeGroupVersion.String() && ref.Kind == "Deployment"
+}
 
 func indexByController(obj client.Object) []string {
 	switch ref := metav1.GetControllerOf(obj); {
@@ -44,8 +51,8 @@ func indexByController(obj client.Object) []string {
 		return []string{orphanKey}
 	case isRollout(ref):
 		return []string{string(ref.UID)}
-	case ref.APIVersion == appsv1.SchemeGroupVersion.String() && ref.Kind == "Deployment":
-		return []string{deploymentKey}
+	case isDeployment(ref):
+		return []string{deploymentKey(ref.Name)}
 	}
 	return nil
 }

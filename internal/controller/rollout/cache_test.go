@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"slices"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -65,6 +66,31 @@ func TestCacheTrimsWhatTheReconcilerNeverReads(t *testing.T) {
 		}
 		if metav1.GetControllerOf(rs) == nil && tc.rs.OwnerReferences != nil {
 			t.Errorf("%s ReplicaSet lost its owner", name)
+		}
+	}
+}
+
+func TestReplicaSetsAreIndexedByTheirController(t *testing.T) {
+	rs := func(owner *metav1.OwnerReference) *appsv1.ReplicaSet {
+		rs := &appsv1.ReplicaSet{}
+		if owner != nil {
+			rs.OwnerReferences = []metav1.OwnerReference{*owner}
+		}
+		return rs
+	}
+	for name, tc := range map[string]struct {
+		rs   *appsv1.ReplicaSet
+		keys []string
+	}{
+		"a Rollout's, by UID": {rs(metav1.NewControllerRef(&stepwisev1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "web", UID: "r"}},
+			stepwisev1alpha1.GroupVersion.WithKind("Rollout"))), []string{"r"}},
+		"an orphan": {rs(nil), []string{orphanKey}},
+		"a Deployment's, by name (the Rollout of that name waits for it)": {rs(metav1.NewControllerRef(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", UID: "d"}},
+			appsv1.SchemeGroupVersion.WithKind("Deployment"))), []string{"deployment/web"}},
+		"another controller's": {rs(&metav1.OwnerReference{APIVersion: "example.com/v1", Kind: "Thing", Name: "web", UID: "t", Controller: ptr.To(true)}), nil},
+	} {
+		if got := indexByController(tc.rs); !slices.Equal(got, tc.keys) {
+			t.Errorf("%s: keys %v, want %v", name, got, tc.keys)
 		}
 	}
 }

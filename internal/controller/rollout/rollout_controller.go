@@ -84,11 +84,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	if err := r.fresh.CheckRollout(ctx, r.APIReader, ro); err != nil {
 		return ctrl.Result{}, err
 	}
-	if rs, deployment, err := r.heldByDeployment(ctx, ro); err != nil || rs != "" {
+	if rs, err := r.heldByDeployment(ctx, ro); err != nil || rs != "" {
 		if rs != "" {
-			r.holdForDeployment(ctx, ro, rs, deployment)
+			r.holdForDeployment(ctx, ro, rs)
 		}
-		return ctrl.Result{}, err // the Deployment's ReplicaSets, once orphaned, wake this Rollout
+		return ctrl.Result{}, err // the Deployment's ReplicaSets, orphaned or deleted, wake this Rollout
 	}
 	snap, err := r.snapshot(ctx, ro, now)
 	if err != nil {
@@ -145,13 +145,14 @@ func (r *Reconciler) pauseOnDeadline(ctx context.Context, ro *stepwisev1alpha1.R
 	return nil
 }
 
-// holdForDeployment records that a Deployment still controls ReplicaSet rs, which the Rollout
-// selects: nothing changes until the Deployment is deleted with orphan propagation.
-func (r *Reconciler) holdForDeployment(ctx context.Context, ro *stepwisev1alpha1.Rollout, rs, deployment string) {
+// holdForDeployment records that the Deployment of the Rollout's name still controls
+// ReplicaSet rs, which the Rollout selects: nothing changes until the Deployment is deleted
+// with orphan propagation.
+func (r *Reconciler) holdForDeployment(ctx context.Context, ro *stepwisev1alpha1.Rollout, rs string) {
 	message := fmt.Sprintf("Deployment %s controls ReplicaSet %s, which this Rollout selects: waiting for the Deployment to be deleted "+
-		"with orphan propagation (kubectl delete deployment %s --cascade=orphan), then adopting its ReplicaSets", deployment, rs, deployment)
+		"with orphan propagation (kubectl delete deployment %s --cascade=orphan), then adopting its ReplicaSets", ro.Name, rs, ro.Name)
 	if status.MarkHeldByDeployment(ro, message, r.Clock.Now()) {
-		ctrl.LoggerFrom(ctx).V(1).Info("Waiting for a Deployment to let go of its ReplicaSets", "Deployment", klog.KRef(ro.Namespace, deployment), "ReplicaSet", klog.KRef(ro.Namespace, rs))
+		ctrl.LoggerFrom(ctx).V(1).Info("Waiting for a Deployment to let go of its ReplicaSets", "Deployment", klog.KObj(ro), "ReplicaSet", klog.KRef(ro.Namespace, rs))
 		r.Recorder.Eventf(ro, nil, corev1.EventTypeNormal, stepwisev1alpha1.ReasonDeploymentOwnsReplicaSets, "Waiting", "%s", message)
 	}
 }

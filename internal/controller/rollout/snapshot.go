@@ -84,23 +84,24 @@ func (r *Reconciler) snapshot(ctx context.Context, ro *stepwisev1alpha1.Rollout,
 	return snap, nil
 }
 
-// heldByDeployment names a ReplicaSet this Rollout's selector matches that a Deployment still
-// controls, and that Deployment ("" when there is none). While there is one, the Rollout
+// heldByDeployment names a ReplicaSet this Rollout's selector matches that the Deployment of
+// the Rollout's name still controls ("" when there is none). While there is one, the Rollout
 // changes nothing: it is a migration under way (the Deployment is about to be deleted with
-// orphan propagation), and planning from the ReplicaSets already orphaned would create a new
-// revision, or scale an old one up, beside pods the Deployment's ReplicaSet keeps running.
-func (r *Reconciler) heldByDeployment(ctx context.Context, ro *stepwisev1alpha1.Rollout) (rs, deployment string, err error) {
+// orphan propagation, or is taking the ReplicaSets over), and planning from the ReplicaSets
+// already orphaned would create a new revision, or scale an old one up, beside pods the
+// Deployment's ReplicaSet keeps running. Only the Deployment of the same name holds a
+// Rollout: any other overlapping Deployment is a conflict the Rollout does not wait on.
+func (r *Reconciler) heldByDeployment(ctx context.Context, ro *stepwisev1alpha1.Rollout) (string, error) {
 	list := &appsv1.ReplicaSetList{}
-	if err := r.List(ctx, list, client.InNamespace(ro.Namespace), client.MatchingFields{controllerIndex: deploymentKey}); err != nil {
-		return "", "", fmt.Errorf("listing ReplicaSets of Deployments: %w", err)
+	if err := r.List(ctx, list, client.InNamespace(ro.Namespace), client.MatchingFields{controllerIndex: deploymentKey(ro.Name)}); err != nil {
+		return "", fmt.Errorf("listing the ReplicaSets of Deployment %s: %w", klog.KObj(ro), err)
 	}
 	for i := range list.Items {
-		held := &list.Items[i]
-		if held.DeletionTimestamp.IsZero() && planner.Selects(ro, held.Labels) {
-			return held.Name, metav1.GetControllerOf(held).Name, nil
+		if held := &list.Items[i]; held.DeletionTimestamp.IsZero() && planner.Selects(ro, held.Labels) {
+			return held.Name, nil
 		}
 	}
-	return "", "", nil
+	return "", nil
 }
 
 // selectedHash is the pod-template-hash a Service selects ("" when it selects none, or for

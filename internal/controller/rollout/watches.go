@@ -94,13 +94,19 @@ func (r *Reconciler) podWatcherForPod(ctx context.Context, pod client.Object) []
 	return nil
 }
 
-// rolloutsForReplicaSet maps a ReplicaSet to the Rollouts that must look at it.
+// rolloutsForReplicaSet maps a ReplicaSet to the Rollouts that must look at it: its own, every
+// one that could adopt an orphan, and for a Deployment's ReplicaSet the Rollout of that
+// Deployment's name, which may be waiting for it to be orphaned or deleted (a migration).
 func (r *Reconciler) rolloutsForReplicaSet(ctx context.Context, obj client.Object) []reconcile.Request {
 	if ref := metav1.GetControllerOf(obj); ref != nil {
-		if !isRollout(ref) {
-			return nil
+		key := client.ObjectKey{Namespace: obj.GetNamespace(), Name: ref.Name}
+		switch {
+		case isRollout(ref):
+			return []reconcile.Request{{NamespacedName: key}}
+		case isDeployment(ref) && r.Get(ctx, key, &stepwisev1alpha1.Rollout{}) == nil: // most Deployments have none: no copy
+			return []reconcile.Request{{NamespacedName: key}}
 		}
-		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: ref.Name}}}
+		return nil
 	}
 	rollouts := &stepwisev1alpha1.RolloutList{}
 	if err := r.List(ctx, rollouts, client.InNamespace(obj.GetNamespace())); err != nil {
