@@ -65,7 +65,7 @@ func ToDeployment(annotations map[string]string) bool {
 	return changed
 }
 
-// StripStepwise drops Stepwise's bookkeeping (and the migration's own annotations) from a
+// StripStepwise drops Stepwise's bookkeeping (and the migration's mark) from a
 // ReplicaSet a Deployment has adopted. It reports whether annotations changed.
 func StripStepwise(annotations map[string]string) bool {
 	changed := false
@@ -75,11 +75,9 @@ func StripStepwise(annotations map[string]string) bool {
 			changed = true
 		}
 	}
-	for _, k := range []string{stepwisev1alpha1.MigrationTargetAnnotation, stepwisev1alpha1.MigratedFromAnnotation} {
-		if _, ok := annotations[k]; ok {
-			delete(annotations, k)
-			changed = true
-		}
+	if _, ok := annotations[stepwisev1alpha1.MigratedFromAnnotation]; ok { // the Deployment controller copies it from the Deployment
+		delete(annotations, stepwisev1alpha1.MigratedFromAnnotation)
+		changed = true
 	}
 	return changed
 }

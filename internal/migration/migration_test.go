@@ -1,7 +1,6 @@
 package migration
 
 import (
-	"encoding/json"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -45,7 +44,7 @@ func TestRevisionAnnotationsRoundTrip(t *testing.T) {
 	g.Expect(back).To(HaveKeyWithValue(stepwisev1alpha1.RevisionAnnotation, "5"), "kept until the Deployment adopted it")
 	g.Expect(ToDeployment(back)).To(BeFalse())
 
-	back[stepwisev1alpha1.MigrationTargetAnnotation] = "{}"
+	back[stepwisev1alpha1.MigratedFromAnnotation] = "{}"
 	g.Expect(StripStepwise(back)).To(BeTrue())
 	g.Expect(back).To(Equal(map[string]string{
 		DeploymentRevisionAnnotation: "5", DeploymentDesiredReplicasAnnotation: "10", DeploymentMaxReplicasAnnotation: "13",
@@ -131,18 +130,6 @@ func TestWhatADeploymentCannotExpressIsNamed(t *testing.T) {
 	ro.Spec.Strategy = stepwisev1alpha1.RolloutStrategy{Type: stepwisev1alpha1.BlueGreenRolloutStrategyType, BlueGreen: &stepwisev1alpha1.BlueGreenStrategy{ActiveService: "web"}}
 	_, err = Deployment(ro, nil)
 	g.Expect(err).To(MatchError(ContainSubstring("cannot express: spec.strategy.blueGreen;")))
-}
-
-func TestMigrationTargetRecordRoundTrips(t *testing.T) {
-	g := NewWithT(t)
-	ro, _ := Rollout(deployment())
-	d, err := Deployment(ro, nil)
-	g.Expect(err).NotTo(HaveOccurred())
-	data, err := json.Marshal(d)
-	g.Expect(err).NotTo(HaveOccurred())
-	var recorded appsv1.Deployment
-	g.Expect(json.Unmarshal(data, &recorded)).To(Succeed())
-	g.Expect(&recorded).To(Equal(d))
 }
 
 func TestOverlap(t *testing.T) {

@@ -3,7 +3,6 @@ package plugin
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -17,12 +16,14 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -158,7 +159,7 @@ func (o *Options) migrateToRollout(ctx context.Context, name string, m migrateOp
 			return fmt.Errorf("a migration of deployment.apps/%s is under way: run it again without --dry-run to finish it", name)
 		}
 		fmt.Fprintf(o.Out, "resuming the migration of deployment.apps/%s\n", name)
-		return o.finishToRollout(ctx, c, existing, source, dErr == nil, m, args)
+		return o.finishToRollout(ctx, c, existing, source, m, args)
 	}
 	if dErr != nil {
 		return dErr // deployments.apps "NAME" not found
@@ -166,17 +167,14 @@ func (o *Options) migrateToRollout(ctx context.Context, name string, m migrateOp
 	if !d.DeletionTimestamp.IsZero() {
 		return fmt.Errorf("deployment.apps/%s is being deleted", name)
 	}
-	if settled, why := migration.DeploymentSettled(d); !settled && !m.force {
-		return fmt.Errorf("deployment.apps/%s is mid-rollout (%s): wait for `kubectl rollout status deployment/%s`, or pass --force to let Stepwise finish the rollout", name, why, name)
+	if owner := metav1.GetControllerOf(d); owner != nil {
+		return fmt.Errorf("deployment.apps/%s is controlled by %s %s, which would recreate it: migrate that instead", name, owner.Kind, owner.Name)
 	}
-	rollouts := &stepwisev1alpha1.RolloutList{}
-	if err := c.List(ctx, rollouts, client.InNamespace(ns)); err != nil {
+	if err := refuseOverlaps(ctx, c, d, d.Spec.Selector, d.Spec.Template.Labels); err != nil {
 		return err
 	}
-	for _, other := range rollouts.Items {
-		if migration.Overlap(d.Spec.Selector, d.Spec.Template.Labels, other.Spec.Selector, other.Spec.Template.Labels) {
-			return fmt.Errorf("deployment.apps/%s's selector overlaps rollout.stepwise.dev/%s's: the Rollout would adopt its pods; refusing", name, other.Name)
-		}
+	if settled, why := migration.DeploymentSettled(d); !settled && !m.force {
+		return fmt.Errorf("deployment.apps/%s is mid-rollout (%s): wait for `kubectl rollout status deployment/%s`, or pass --force to let Stepwise finish the rollout", name, why, name)
 	}
 	ro, err := migration.Rollout(d)
 	if err != nil {
@@ -190,41 +188,69 @@ func (o *Options) migrateToRollout(ctx context.Context, name string, m migrateOp
 	if err != nil {
 		return err
 	}
-	if m.dryRun == "server" || m.dryRun == "" {
-		if err := o.authorize(ctx, c, ro, d, hpas, m); err != nil {
+	if m.dryRun != "client" {
+		stored, err := o.authorize(ctx, c, ro, d, rss, hpas, m)
+		if err != nil {
 			return err
 		}
-	}
-	if m.dryRun != "" || m.output != "" {
-		if m.output != "" {
-			return printData(o.Out, handedOver(ro), m.output)
+		// The Rollout as the API server would store it must find the Deployment's current
+		// ReplicaSet, or resuming it would replace every pod.
+		if current := migration.CurrentReplicaSet(&d.Spec.Template, rss); current != nil && !m.force &&
+			migration.CurrentReplicaSet(&stored.(*stepwisev1alpha1.Rollout).Spec.Template, rss) != current {
+			return fmt.Errorf("rollout.stepwise.dev/%s, as the API server stores it, would not take ReplicaSet %s as its current one: "+
+				"comparing the templates found a difference Stepwise cannot ignore; nothing was changed", name, current.Name)
 		}
-		o.printPlan(ro, d, rss, &d.Spec.Template, migration.DeploymentRevisionAnnotation, hpas, m.dryRun)
-		return nil
 	}
+	if m.dryRun != "" {
+		return o.printDryRun(ro, d, rss, &d.Spec.Template, migration.DeploymentRevisionAnnotation, hpas, m)
+	}
+	o.warnIfGitOps(d)
 	if err := c.Create(ctx, ro); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.Out, "rollout.stepwise.dev/%s created, paused until it has adopted the ReplicaSets\n", name)
 	source, _, _ := migration.SourceOf(ro.Annotations)
-	return o.finishToRollout(ctx, c, ro, source, true, m, args)
+	return o.finishToRollout(ctx, c, ro, source, m, args)
 }
 
-// finishToRollout deletes the Deployment (when it still exists), waits for the Rollout to
-// adopt its ReplicaSets, retargets the autoscalers and hands over.
-func (o *Options) finishToRollout(ctx context.Context, c client.WithWatch, ro *stepwisev1alpha1.Rollout, source migration.Source, deploymentExists bool, m migrateOptions, args string) error {
+// finishToRollout deletes the Deployment (when it still exists, after giving the Rollout its
+// latest replicas), waits for the Rollout to adopt its ReplicaSets, retargets the autoscalers
+// and hands over.
+func (o *Options) finishToRollout(ctx context.Context, c client.WithWatch, ro *stepwisev1alpha1.Rollout, source migration.Source, m migrateOptions, args string) error {
 	key := client.ObjectKeyFromObject(ro)
-	if deploymentExists {
-		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
-		err := c.Delete(ctx, d, client.PropagationPolicy(metav1.DeletePropagationOrphan), client.Preconditions{UID: ptr.To(types.UID(source.UID))})
+	// An autoscaler may have resized the Deployment since the Rollout was made from it: the
+	// Rollout takes its size, and the deletion holds only for the version read.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d := &appsv1.Deployment{}
+		if err := c.Get(ctx, key, d); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		if string(d.UID) != source.UID {
+			return fmt.Errorf("deployment.apps/%s was replaced by another (UID %s, migrating %s)", key.Name, d.UID, source.UID)
+		}
+		err := o.update(ctx, key.Name, func(ro *stepwisev1alpha1.Rollout) error {
+			if ptr.Equal(ro.Spec.Replicas, d.Spec.Replicas) {
+				return errNothingToWrite
+			}
+			ro.Spec.Replicas = d.Spec.Replicas
+			return nil
+		})
+		if err != nil && !errors.Is(err, errNothingToWrite) {
+			return err
+		}
+		err = c.Delete(ctx, d, client.PropagationPolicy(metav1.DeletePropagationOrphan), client.Preconditions{UID: &d.UID, ResourceVersion: &d.ResourceVersion})
 		if client.IgnoreNotFound(err) != nil {
-			return errResume(err, args)
+			return err
 		}
 		fmt.Fprintf(o.Out, "deployment.apps/%s deleted with --cascade=orphan: its ReplicaSets keep their pods\n", key.Name)
+		return nil
+	})
+	if err != nil {
+		return errResume(err, args)
 	}
 	var adopted []*appsv1.ReplicaSet
 	var current *appsv1.ReplicaSet
-	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		if err := c.Get(ctx, key, &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
 			return false, client.IgnoreNotFound(err)
 		}
@@ -244,7 +270,7 @@ func (o *Options) finishToRollout(ctx context.Context, c client.WithWatch, ro *s
 		}
 		progressing := apimeta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionProgressing)
 		current = migration.CurrentReplicaSet(&ro.Spec.Template, adopted)
-		return ro.Status.ObservedGeneration >= ro.Generation && progressing != nil && progressing.Reason != stepwisev1alpha1.ReasonDeploymentOwnsReplicaSets &&
+		return ro.Status.ObservedGeneration >= ro.Generation && (progressing == nil || progressing.Reason != stepwisev1alpha1.ReasonDeploymentOwnsReplicaSets) &&
 			(current == nil || ro.Status.UpdatedReplicas == current.Status.Replicas), nil
 	})
 	if err != nil {
@@ -288,7 +314,7 @@ func (o *Options) migrateToDeployment(ctx context.Context, name string, m migrat
 	if dErr != nil && !apierrors.IsNotFound(dErr) {
 		return dErr
 	}
-	if dErr == nil {
+	if dErr == nil { // a Deployment of that name: ours to finish, or someone else's
 		source, marked, err := migration.SourceOf(existing.Annotations)
 		if err != nil || !marked || source.Kind != "Rollout" || (roErr == nil && source.UID != string(ro.UID)) {
 			return fmt.Errorf("deployment.apps/%s already exists: refusing to replace rollout.stepwise.dev/%s by it", name, name)
@@ -300,16 +326,7 @@ func (o *Options) migrateToDeployment(ctx context.Context, name string, m migrat
 		return o.finishToDeployment(ctx, c, existing, source, m, args)
 	}
 	if roErr != nil {
-		// The Rollout may be gone because an earlier run deleted it: its Deployment waits on
-		// the ReplicaSet that recorded it.
-		if d, err := recordedDeployment(ctx, c, ns, name); err != nil || d == nil {
-			return cmpErr(err, roErr)
-		} else if m.dryRun != "" {
-			return fmt.Errorf("a migration of rollout.stepwise.dev/%s is under way: run it again without --dry-run to finish it", name)
-		} else {
-			fmt.Fprintf(o.Out, "resuming the migration of rollout.stepwise.dev/%s\n", name)
-			return o.createDeployment(ctx, c, d, m, args)
-		}
+		return roErr // rollouts.stepwise.dev "NAME" not found
 	}
 	if !ro.DeletionTimestamp.IsZero() {
 		return fmt.Errorf("rollout.stepwise.dev/%s is being deleted", name)
@@ -323,110 +340,110 @@ func (o *Options) migrateToDeployment(ctx context.Context, name string, m migrat
 	if err != nil {
 		return err
 	}
-	if !status.Complete(&ro.Status, ptr.Deref(ro.Spec.Replicas, 1), ro.Generation) && !m.force {
-		return fmt.Errorf("rollout.stepwise.dev/%s is mid-rollout (%d of %d pods updated, %d available): wait for `kubectl stepwise status %s`, or pass --force to let the Deployment controller finish the rollout",
-			name, ro.Status.UpdatedReplicas, ptr.Deref(ro.Spec.Replicas, 1), ro.Status.AvailableReplicas, name)
-	}
-	deployments := &appsv1.DeploymentList{}
-	if err := c.List(ctx, deployments, client.InNamespace(ns)); err != nil {
+	if err := refuseOverlaps(ctx, c, ro, ro.Spec.Selector, ro.Spec.Template.Labels); err != nil {
 		return err
 	}
-	for _, other := range deployments.Items {
-		if migration.Overlap(ro.Spec.Selector, ro.Spec.Template.Labels, other.Spec.Selector, other.Spec.Template.Labels) {
-			return fmt.Errorf("rollout.stepwise.dev/%s's selector overlaps deployment.apps/%s's: the Deployment would adopt its pods; refusing", name, other.Name)
-		}
+	if !status.Complete(&ro.Status, ptr.Deref(ro.Spec.Replicas, 1), ro.Generation) && !m.force {
+		return fmt.Errorf("rollout.stepwise.dev/%s is mid-rollout (%d of %d pods updated, %d available, %d in all): wait for `kubectl stepwise status %s`, or pass --force to let the Deployment controller finish the rollout",
+			name, ro.Status.UpdatedReplicas, ptr.Deref(ro.Spec.Replicas, 1), ro.Status.AvailableReplicas, ro.Status.Replicas, name)
 	}
 	hpas, err := hpasTargeting(ctx, c, ns, stepwisev1alpha1.GroupVersion.String(), "Rollout", name)
 	if err != nil {
 		return err
 	}
-	if m.dryRun == "server" || m.dryRun == "" {
-		if err := o.authorize(ctx, c, d, ro, hpas, m); err != nil {
+	if m.dryRun != "client" {
+		stored, err := o.authorize(ctx, c, d, ro, owned, hpas, m)
+		if err != nil {
 			return err
 		}
-		for _, rs := range owned { // the ReplicaSets get the Deployment's annotations
-			if err := c.Patch(ctx, rs.DeepCopy(), client.RawPatch("application/merge-patch+json", []byte(`{}`)), client.DryRunAll); err != nil {
-				return err
-			}
+		// The Deployment controller compares templates exactly, defaults applied.
+		if storedTemplate := stored.(*appsv1.Deployment).Spec.Template; current != nil && !m.force && !equality.Semantic.DeepEqual(storedTemplate, d.Spec.Template) {
+			return fmt.Errorf("deployment.apps/%s, as the API server stores it, would not take ReplicaSet %s as its current one; nothing was changed", name, current.Name)
 		}
 	}
-	if m.dryRun != "" || m.output != "" {
-		if m.output != "" {
-			return printData(o.Out, handedOver(d), m.output)
-		}
-		o.printPlan(d, ro, owned, &ro.Spec.Template, stepwisev1alpha1.RevisionAnnotation, hpas, m.dryRun)
-		return nil
-	}
-	// The Deployment to create is recorded on the ReplicaSet it is to take as its current one
-	// (the newest when the current template has none yet) before the Rollout goes.
-	holder := current
-	if holder == nil && len(owned) > 0 {
-		holder = owned[len(owned)-1]
-	}
-	if holder == nil {
-		return fmt.Errorf("rollout.stepwise.dev/%s has no ReplicaSet to hand over", name)
-	}
-	manifest, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	recorded := holder.DeepCopy()
-	recorded.Annotations[stepwisev1alpha1.MigrationTargetAnnotation] = string(manifest)
-	if err := c.Patch(ctx, recorded, client.MergeFrom(holder)); err != nil {
-		return err
-	}
-	err = c.Delete(ctx, ro, client.PropagationPolicy(metav1.DeletePropagationOrphan), client.Preconditions{UID: &ro.UID})
-	if err != nil {
-		return errResume(err, args)
-	}
-	fmt.Fprintf(o.Out, "rollout.stepwise.dev/%s deleted with --cascade=orphan: its ReplicaSets keep their pods\n", name)
-	return o.createDeployment(ctx, c, d, m, args)
-}
-
-// createDeployment waits for the Rollout to be gone (its ReplicaSets orphaned), gives the
-// ReplicaSets the Deployment's revision annotations, and creates the Deployment, paused.
-func (o *Options) createDeployment(ctx context.Context, c client.WithWatch, d *appsv1.Deployment, m migrateOptions, args string) error {
-	key := client.ObjectKeyFromObject(d)
-	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		err := c.Get(ctx, key, &stepwisev1alpha1.Rollout{})
-		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
-	})
-	if err != nil {
-		return errResume(fmt.Errorf("waiting for rollout.stepwise.dev/%s to be deleted: %w", key.Name, timeoutError(ctx, err)), args)
-	}
-	rss, err := selectedReplicaSets(ctx, c, key.Namespace, d.Spec.Selector, nil)
-	if err != nil {
-		return errResume(err, args)
-	}
-	for _, rs := range rss {
-		if metav1.GetControllerOf(rs) != nil {
-			continue
-		}
-		converted := rs.DeepCopy()
-		if migration.ToDeployment(converted.Annotations) {
-			if err := c.Patch(ctx, converted, client.MergeFromWithOptions(rs, client.MergeFromWithOptimisticLock{})); err != nil {
-				return errResume(err, args)
-			}
-		}
+	if m.dryRun != "" {
+		return o.printDryRun(d, ro, owned, &ro.Spec.Template, stepwisev1alpha1.RevisionAnnotation, hpas, m)
 	}
 	if err := c.Create(ctx, d); err != nil {
-		return errResume(err, args)
+		return err
 	}
-	fmt.Fprintf(o.Out, "deployment.apps/%s created, paused until it has adopted the ReplicaSets\n", key.Name)
-	source, _, err := migration.SourceOf(d.Annotations)
-	if err != nil {
-		return errResume(err, args)
-	}
+	fmt.Fprintf(o.Out, "deployment.apps/%s created, paused: it has no ReplicaSet to act on until they are handed over\n", name)
+	source, _, _ := migration.SourceOf(d.Annotations)
 	return o.finishToDeployment(ctx, c, d, source, m, args)
 }
 
-// finishToDeployment waits for the Deployment to adopt the ReplicaSets and take the current
-// one as its own, retargets the autoscalers, hands over and drops Stepwise's annotations.
+// finishToDeployment hands the Rollout's ReplicaSets to the paused Deployment, the current one
+// first, each in one write (controller reference and revision annotations), deletes the
+// Rollout, waits for the Deployment to count the current ReplicaSet as its own, retargets the
+// autoscalers and hands over.
+//
+// The ReplicaSets move by owner reference, not by deleting the Rollout with orphan
+// propagation and letting the Deployment adopt the orphans: a Deployment that has claimed only
+// old, scaled-down ReplicaSets scales the latest of them up to its replicas, even paused, and
+// the garbage collector orphans them in no particular order. Moving the current one first, the
+// Deployment never sees the old ones without it; the Rollout, seeing the Deployment of its name
+// hold one of its ReplicaSets, changes nothing from then on.
 func (o *Options) finishToDeployment(ctx context.Context, c client.WithWatch, d *appsv1.Deployment, source migration.Source, m migrateOptions, args string) error {
 	key := client.ObjectKeyFromObject(d)
+	ro := &stepwisev1alpha1.Rollout{}
+	switch err := c.Get(ctx, key, ro); {
+	case apierrors.IsNotFound(err):
+		ro = nil
+	case err != nil:
+		return errResume(err, args)
+	case string(ro.UID) != source.UID:
+		return fmt.Errorf("rollout.stepwise.dev/%s was replaced by another (UID %s, migrating %s)", key.Name, ro.UID, source.UID)
+	}
+	if ro != nil {
+		// The Deployment takes the Rollout's latest size (an autoscaler may have changed it).
+		err := patchFresh(ctx, c, d, func(d *appsv1.Deployment) bool {
+			if ptr.Equal(d.Spec.Replicas, ro.Spec.Replicas) {
+				return false
+			}
+			d.Spec.Replicas = ro.Spec.Replicas
+			return true
+		})
+		if err != nil {
+			return errResume(err, args)
+		}
+		owned, err := replicaSetsOf(ctx, c, ro)
+		if err != nil {
+			return errResume(err, args)
+		}
+		if current := migration.CurrentReplicaSet(&d.Spec.Template, owned); current != nil {
+			owned = append([]*appsv1.ReplicaSet{current}, slices.DeleteFunc(owned, func(rs *appsv1.ReplicaSet) bool { return rs == current })...)
+		}
+		for _, rs := range owned {
+			err := patchFresh(ctx, c, rs, func(rs *appsv1.ReplicaSet) bool {
+				if !metav1.IsControlledBy(rs, ro) {
+					return false
+				}
+				refs := []metav1.OwnerReference{*metav1.NewControllerRef(d, appsv1.SchemeGroupVersion.WithKind("Deployment"))}
+				for _, ref := range rs.OwnerReferences {
+					if ref.UID != ro.UID {
+						refs = append(refs, ref)
+					}
+				}
+				rs.OwnerReferences = refs
+				migration.ToDeployment(rs.Annotations)
+				return true
+			})
+			if err != nil {
+				return errResume(err, args)
+			}
+		}
+		err = c.Delete(ctx, ro, client.PropagationPolicy(metav1.DeletePropagationOrphan), client.Preconditions{UID: &ro.UID})
+		if client.IgnoreNotFound(err) != nil {
+			return errResume(err, args)
+		}
+		fmt.Fprintf(o.Out, "rollout.stepwise.dev/%s deleted, its ReplicaSets handed to deployment.apps/%s\n", key.Name, key.Name)
+	}
 	var adopted []*appsv1.ReplicaSet
 	var current *appsv1.ReplicaSet
 	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		if err := c.Get(ctx, key, &stepwisev1alpha1.Rollout{}); !apierrors.IsNotFound(err) {
+			return false, client.IgnoreNotFound(err)
+		}
 		if err := c.Get(ctx, key, d); err != nil {
 			return false, err
 		}
@@ -437,7 +454,7 @@ func (o *Options) finishToDeployment(ctx context.Context, c client.WithWatch, d 
 		adopted = nil
 		for _, rs := range rss {
 			if !metav1.IsControlledBy(rs, d) {
-				return false, nil
+				return false, nil // an orphan the Deployment has yet to adopt
 			}
 			adopted = append(adopted, rs)
 		}
@@ -445,80 +462,112 @@ func (o *Options) finishToDeployment(ctx context.Context, c client.WithWatch, d 
 		return d.Status.ObservedGeneration >= d.Generation && (current == nil || d.Status.UpdatedReplicas == current.Status.Replicas), nil
 	})
 	if err != nil {
-		return errResume(fmt.Errorf("waiting for deployment.apps/%s to adopt the ReplicaSets and take the one of its template as its own (it stays paused until then): %w",
+		return errResume(fmt.Errorf("waiting for deployment.apps/%s to take the ReplicaSet of its template as its own (it stays paused until then): %w",
 			key.Name, timeoutError(ctx, err)), args)
+	}
+	if current == nil && len(adopted) > 0 && !m.force {
+		return fmt.Errorf("deployment.apps/%s found no ReplicaSet of its template among those it adopted: it stays paused, nothing was restarted; "+
+			"compare its template with the ReplicaSets', or run again with --force to let it roll out its template", key.Name)
 	}
 	deploymentRevision := func(rs *appsv1.ReplicaSet) int64 { return annotationRevision(rs, migration.DeploymentRevisionAnnotation) }
 	fmt.Fprintf(o.Out, "deployment.apps/%s adopted %s\n", key.Name, describeReplicaSets(adopted, current, deploymentRevision))
 	if err := o.retargetHPAs(ctx, c, key, stepwisev1alpha1.GroupVersion.String(), "Rollout", "apps/v1", "Deployment", m.updateHPA); err != nil {
 		return errResume(err, args)
 	}
-	resumed := d.DeepCopy()
-	resumed.Spec.Paused = source.Paused
-	delete(resumed.Annotations, stepwisev1alpha1.MigratedFromAnnotation)
-	if err := c.Patch(ctx, resumed, client.MergeFromWithOptions(d, client.MergeFromWithOptimisticLock{})); err != nil {
+	// Stepwise's bookkeeping goes before the hand-over, which removes the mark a re-run needs.
+	for _, rs := range adopted {
+		err := patchFresh(ctx, c, rs, func(rs *appsv1.ReplicaSet) bool { return migration.StripStepwise(rs.Annotations) })
+		if client.IgnoreNotFound(err) != nil {
+			return errResume(err, args)
+		}
+	}
+	err = patchFresh(ctx, c, d, func(d *appsv1.Deployment) bool {
+		d.Spec.Paused = source.Paused
+		delete(d.Annotations, stepwisev1alpha1.MigratedFromAnnotation)
+		return true
+	})
+	if err != nil {
 		return errResume(err, args)
 	}
-	// Stepwise's bookkeeping goes last: until the Deployment is handed over, a re-run may need
-	// the recorded Deployment. Left behind it would be harmless (a Rollout adopting these
-	// ReplicaSets again takes the Deployment's numbers).
-	for _, rs := range adopted {
-		stripped := rs.DeepCopy()
-		if migration.StripStepwise(stripped.Annotations) {
-			if err := c.Patch(ctx, stripped, client.MergeFrom(rs)); client.IgnoreNotFound(err) != nil {
-				return errResume(err, args)
-			}
+	// Until it saw the hand-over, the Deployment controller may have copied the mark onto
+	// the current ReplicaSet again.
+	err = wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		err := c.Get(ctx, key, d)
+		return err == nil && d.Status.ObservedGeneration >= d.Generation, err
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for deployment.apps/%s to observe the hand-over: %w", key.Name, timeoutError(ctx, err))
+	}
+	if current != nil {
+		err := patchFresh(ctx, c, current, func(rs *appsv1.ReplicaSet) bool { return migration.StripStepwise(rs.Annotations) })
+		if client.IgnoreNotFound(err) != nil {
+			return err
 		}
 	}
 	fmt.Fprintf(o.Out, "rollout.stepwise.dev/%s migrated to deployment.apps/%s%s\n", key.Name, key.Name, map[bool]string{true: " (paused, as the Rollout was)"}[source.Paused])
 	return nil
 }
 
-// recordedDeployment is the Deployment an interrupted migration recorded on an orphaned
-// ReplicaSet of the namespace, for Rollout name; nil when there is none.
-func recordedDeployment(ctx context.Context, c client.Client, ns, name string) (*appsv1.Deployment, error) {
-	list := &appsv1.ReplicaSetList{}
-	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
-		return nil, err
-	}
-	for _, rs := range list.Items {
-		manifest, ok := rs.Annotations[stepwisev1alpha1.MigrationTargetAnnotation]
-		if !ok || metav1.GetControllerOf(&rs) != nil {
-			continue
-		}
-		d := &appsv1.Deployment{}
-		if err := json.Unmarshal([]byte(manifest), d); err != nil {
-			return nil, fmt.Errorf("ReplicaSet %s: annotation %s: %w", rs.Name, stepwisev1alpha1.MigrationTargetAnnotation, err)
-		}
-		if d.Name == name {
-			return d, nil
-		}
-	}
-	return nil, nil
-}
-
-func cmpErr(err, fallback error) error {
-	if err != nil {
+// refuseOverlaps refuses a migration when a Rollout or a Deployment other than source selects
+// its pods, or has pods its selector selects: two controllers would claim the same pods.
+func refuseOverlaps(ctx context.Context, c client.Client, source client.Object, selector *metav1.LabelSelector, template map[string]string) error {
+	rollouts := &stepwisev1alpha1.RolloutList{}
+	if err := c.List(ctx, rollouts, client.InNamespace(source.GetNamespace())); err != nil {
 		return err
 	}
-	return fallback
+	deployments := &appsv1.DeploymentList{}
+	if err := c.List(ctx, deployments, client.InNamespace(source.GetNamespace())); err != nil {
+		return err
+	}
+	what := map[bool]string{true: "deployment.apps/", false: objectRef("")}
+	_, sourceIsDeployment := source.(*appsv1.Deployment)
+	for _, other := range rollouts.Items {
+		if other.UID != source.GetUID() && migration.Overlap(selector, template, other.Spec.Selector, other.Spec.Template.Labels) {
+			return fmt.Errorf("%s%s's selector overlaps rollout.stepwise.dev/%s's: both would claim the same pods; refusing", what[sourceIsDeployment], source.GetName(), other.Name)
+		}
+	}
+	for _, other := range deployments.Items {
+		if other.UID != source.GetUID() && migration.Overlap(selector, template, other.Spec.Selector, other.Spec.Template.Labels) {
+			return fmt.Errorf("%s%s's selector overlaps deployment.apps/%s's: both would claim the same pods; refusing", what[sourceIsDeployment], source.GetName(), other.Name)
+		}
+	}
+	return nil
+}
+
+// warnIfGitOps says when the Deployment is tracked by Argo CD or Flux, which would recreate it
+// from Git after the migration deletes it.
+func (o *Options) warnIfGitOps(d *appsv1.Deployment) {
+	_, argo := d.Annotations["argocd.argoproj.io/tracking-id"]
+	_, flux := d.Labels["kustomize.toolkit.fluxcd.io/name"]
+	_, argoLabel := d.Labels["argocd.argoproj.io/instance"]
+	if argo || argoLabel || flux {
+		fmt.Fprintf(o.Out, "warning: deployment.apps/%s is managed by a GitOps tool: change it to a Rollout in Git too, or the tool recreates it (docs/migrating.md)\n", d.Name)
+	}
 }
 
 // authorize has the API server check every write the migration makes before the first one,
-// so that missing permissions are the API's error and nothing is half done: a server-side
-// dry run of creating the target, deleting the source and retargeting the autoscalers, and an
-// access review for the final patch of the target (which does not exist yet).
-func (o *Options) authorize(ctx context.Context, c client.Client, target, source client.Object, hpas []autoscalingv2.HorizontalPodAutoscaler, m migrateOptions) error {
-	if err := c.Create(ctx, target.DeepCopyObject().(client.Object), client.DryRunAll); err != nil {
-		return err
+// so that missing permissions are the API's error and nothing is half done: server-side dry
+// runs of creating the target, deleting the source, patching the ReplicaSets and retargeting
+// the autoscalers, and an access review for the patches of the target (which does not exist
+// yet). It returns the target as the API server would store it.
+func (o *Options) authorize(ctx context.Context, c client.Client, target, source client.Object, rss []*appsv1.ReplicaSet, hpas []autoscalingv2.HorizontalPodAutoscaler, m migrateOptions) (client.Object, error) {
+	stored := target.DeepCopyObject().(client.Object)
+	if err := c.Create(ctx, stored, client.DryRunAll); err != nil {
+		return nil, err
 	}
 	if err := c.Delete(ctx, source.DeepCopyObject().(client.Object), client.DryRunAll, client.PropagationPolicy(metav1.DeletePropagationOrphan)); err != nil {
-		return err
+		return nil, err
+	}
+	emptyPatch := client.RawPatch(types.MergePatchType, []byte(`{}`))
+	for _, rs := range rss {
+		if err := c.Patch(ctx, rs.DeepCopy(), emptyPatch, client.DryRunAll); err != nil {
+			return nil, err
+		}
 	}
 	if m.updateHPA {
 		for i := range hpas {
-			if err := c.Patch(ctx, hpas[i].DeepCopy(), client.RawPatch("application/merge-patch+json", []byte(`{}`)), client.DryRunAll); err != nil {
-				return err
+			if err := c.Patch(ctx, hpas[i].DeepCopy(), emptyPatch, client.DryRunAll); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -528,12 +577,12 @@ func (o *Options) authorize(ctx context.Context, c client.Client, target, source
 		Namespace: target.GetNamespace(), Verb: "patch", Group: gvk.Group, Resource: resource, Name: target.GetName(),
 	}}}
 	if err := c.Create(ctx, review); err != nil {
-		return err
+		return nil, err
 	}
 	if !review.Status.Allowed {
-		return apierrors.NewForbidden(schema.GroupResource{Group: gvk.Group, Resource: resource}, target.GetName(), errors.New("cannot patch it: the migration resumes it at the end"))
+		return nil, apierrors.NewForbidden(schema.GroupResource{Group: gvk.Group, Resource: resource}, target.GetName(), errors.New("the migration patches it to hand over"))
 	}
-	return nil
+	return stored, nil
 }
 
 // selectedReplicaSets lists the ReplicaSets of ns that selector selects, not controlled by
@@ -594,9 +643,11 @@ func (o *Options) retargetHPAs(ctx context.Context, c client.Client, key client.
 				hpa.Name, strings.ToLower(fromKind), key.Name, hpa.Name, key.Namespace, toAPIVersion, toKind, key.Name)
 			continue
 		}
-		retargeted := hpa.DeepCopy()
-		retargeted.Spec.ScaleTargetRef.APIVersion, retargeted.Spec.ScaleTargetRef.Kind = toAPIVersion, toKind
-		if err := c.Patch(ctx, retargeted, client.MergeFromWithOptions(hpa, client.MergeFromWithOptimisticLock{})); err != nil {
+		err := patchFresh(ctx, c, hpa, func(hpa *autoscalingv2.HorizontalPodAutoscaler) bool {
+			hpa.Spec.ScaleTargetRef.APIVersion, hpa.Spec.ScaleTargetRef.Kind = toAPIVersion, toKind
+			return true
+		})
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(o.Out, "horizontalpodautoscaler.autoscaling/%s retargeted to %s/%s\n", hpa.Name, strings.ToLower(toKind), key.Name)
@@ -618,6 +669,18 @@ func handedOver(obj client.Object) client.Object {
 		x.Spec.Paused = source.Paused
 	}
 	return out
+}
+
+// printDryRun prints what a migration would do and the target it would create, or with -o
+// only the target's manifest as it is once handed over.
+func (o *Options) printDryRun(target, source client.Object, rss []*appsv1.ReplicaSet, template *corev1.PodTemplateSpec, revisionAnnotation string,
+	hpas []autoscalingv2.HorizontalPodAutoscaler, m migrateOptions) error {
+	if m.output != "" {
+		return printData(o.Out, handedOver(target), m.output)
+	}
+	o.printPlan(target, source, rss, template, revisionAnnotation, hpas, m.dryRun)
+	fmt.Fprintln(o.Out, "---")
+	return printData(o.Out, handedOver(target), "yaml")
 }
 
 // printPlan says what a migration would do: the target, the source's deletion, the
@@ -679,4 +742,21 @@ func annotationRevision(rs *appsv1.ReplicaSet, annotation string) int64 {
 		return 0
 	}
 	return n
+}
+
+// patchFresh re-reads obj, lets change edit it, and patches the difference with an optimistic
+// lock, reading again on a conflict: the other controllers write these objects all the time,
+// and a patch computed from a stale copy could undo their writes. change reports whether
+// there is anything to write.
+func patchFresh[T client.Object](ctx context.Context, c client.Client, obj T, change func(T) bool) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		before := obj.DeepCopyObject().(T)
+		if !change(obj) {
+			return nil
+		}
+		return c.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stepwisev1alpha1 "github.com/stepwise-dev/stepwise/api/v1alpha1"
+	"github.com/stepwise-dev/stepwise/internal/migration"
 	"github.com/stepwise-dev/stepwise/test/observe"
 )
 
@@ -188,7 +190,7 @@ func TestMigrateADeploymentToARolloutAndBackWithNoPodRestarted(t *testing.T) {
 	e.G.Expect(e.ReplicaSets()).To(HaveLen(4))
 	for _, rs := range e.ReplicaSets() {
 		e.G.Expect(rs.Annotations).NotTo(HaveKey(stepwisev1alpha1.RevisionAnnotation), rs.Name)
-		e.G.Expect(rs.Annotations).NotTo(HaveKey(stepwisev1alpha1.MigrationTargetAnnotation), rs.Name)
+		e.G.Expect(rs.Annotations).NotTo(HaveKey(stepwisev1alpha1.MigratedFromAnnotation), rs.Name)
 	}
 	history = e.mustKubectl("", "rollout", "history", "deployment/web", "-n", e.NS)
 	for _, line := range []string{`^1\s+first$`, `^3\s+third$`, `^4\s+kubectl stepwise set image web web=example.com/web:v4$`, `^5\s+second$`} {
@@ -276,10 +278,67 @@ func TestMigrateMidRolloutWithForceAndPaused(t *testing.T) {
 
 	// Paused stays paused, both ways.
 	e.mustStepwise("pause", "web")
-	e.mustStepwise("migrate", "rollout/web", "--to-deployment")
+	before, churn = e.podIdentity(), e.Obs.Churn()
+	e.G.Expect(e.mustStepwise("migrate", "rollout/web", "--to-deployment")).To(HaveSuffix("(paused, as the Rollout was)\n"))
 	e.G.Expect(e.getDeployment("web").Spec.Paused).To(BeTrue())
+	e.expectHandedOver(before, churn)
 	e.G.Expect(e.mustStepwise("migrate", "deployment/web")).To(HaveSuffix("(paused, as the Deployment was)\n"))
 	e.G.Expect(e.Get("web").Spec.Paused).To(BeTrue())
+	e.expectHandedOver(before, churn)
+	e.ExpectNoViolations()
+}
+
+// A migration stopped half-way (a lost connection, a timeout) leaves its target marked in the
+// cluster; running the command again finishes it. The state after the first write of each
+// direction is made here as the command makes it.
+func TestAMigrationStoppedHalfWayFinishesOnARerun(t *testing.T) {
+	e := newEnv(t)
+	e.releaseDeployment(webDeployment(4, "v1", "first"))
+	e.releaseDeployment(webDeployment(4, "v2", "second"))
+	e.Create(&autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: e.NS},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
+			MinReplicas:    ptr.To[int32](4), MaxReplicas: 4,
+		},
+	})
+	e.Obs.SetBounds(observe.Bounds{MaxReplicas: 5, MinAvailable: 3})
+	before, churn := e.podIdentity(), e.Obs.Churn()
+
+	// Into Stepwise: stopped after creating the Rollout; it waits, held by the Deployment.
+	ro, err := migration.Rollout(e.getDeployment("web"))
+	e.G.Expect(err).NotTo(HaveOccurred())
+	ro.Namespace = e.NS
+	e.Create(ro)
+	e.G.Eventually(func(g Gomega) {
+		progressing := meta.FindStatusCondition(e.rollout(g, "web").Status.Conditions, stepwisev1alpha1.ConditionProgressing)
+		g.Expect(progressing).NotTo(BeNil())
+		g.Expect(progressing.Reason).To(Equal(stepwisev1alpha1.ReasonDeploymentOwnsReplicaSets))
+	}).Should(Succeed())
+	_, err = e.stepwise("migrate", "deployment/web", "--dry-run")
+	e.G.Expect(err).To(MatchError(ContainSubstring("a migration of deployment.apps/web is under way: run it again without --dry-run")))
+	out := e.mustStepwise("migrate", "deployment/web")
+	e.G.Expect(out).To(HavePrefix("resuming the migration of deployment.apps/web\n"))
+	e.G.Expect(out).To(ContainSubstring("kubectl patch hpa web -n " + e.NS + ` --type=merge -p '{"spec":{"scaleTargetRef":{"apiVersion":"stepwise.dev/v1alpha1","kind":"Rollout","name":"web"}}}'`))
+	e.WaitComplete("web")
+	e.expectHandedOver(before, churn)
+	e.G.Expect(e.mustStepwise("history", "web")).To(And(MatchRegexp(`(?m)^1\s+first\s`), MatchRegexp(`(?m)^2\s+second\s`)))
+
+	// Out of it: stopped after creating the paused Deployment.
+	ro = e.Get("web")
+	var owned []*appsv1.ReplicaSet
+	for _, rs := range e.ReplicaSets() {
+		owned = append(owned, &rs)
+	}
+	d, err := migration.Deployment(ro, migration.CurrentReplicaSet(&ro.Spec.Template, owned))
+	e.G.Expect(err).NotTo(HaveOccurred())
+	e.Create(d)
+	e.G.Consistently(e.podIdentity).Should(Equal(before), "a paused Deployment with no ReplicaSet does nothing")
+	out = e.mustStepwise("migrate", "rollout/web", "--to-deployment")
+	e.G.Expect(out).To(HavePrefix("resuming the migration of rollout.stepwise.dev/web\n"))
+	e.mustKubectl("", "rollout", "status", "deployment/web", "-n", e.NS, "--timeout=60s")
+	e.expectHandedOver(before, churn)
+	e.G.Expect(e.mustKubectl("", "rollout", "history", "deployment/web", "-n", e.NS)).To(And(MatchRegexp(`(?m)^1\s+first$`), MatchRegexp(`(?m)^2\s+second$`)))
 	e.ExpectNoViolations()
 }
 
@@ -316,7 +375,7 @@ func TestMigrateRefusesBadInputAndChangesNothing(t *testing.T) {
 		Replace(asRollout(webDeployment(1, "v1", "wide")))
 	e.apply(overlapping)
 	_, err := e.stepwise("migrate", "deployment/web")
-	e.G.Expect(err).To(MatchError(ContainSubstring("deployment.apps/web's selector overlaps rollout.stepwise.dev/wide's")))
+	e.G.Expect(err).To(MatchError(ContainSubstring("deployment.apps/web's selector overlaps rollout.stepwise.dev/wide's: both would claim the same pods")))
 	unchanged("overlap")
 	e.mustKubectl("", "delete", "rollout/wide", "-n", e.NS, "--wait")
 
@@ -346,6 +405,24 @@ func TestMigrateRefusesBadInputAndChangesNothing(t *testing.T) {
 	e.G.Expect(err).To(MatchError(ContainSubstring(`deployments.apps "web" is forbidden: User "system:serviceaccount:` + e.NS + `:migrator" cannot delete resource "deployments"`)))
 	unchanged("rbac")
 	e.G.Expect(os.Remove(kubeconfig)).To(Succeed())
+
+	// Going back: a Deployment of the name that the migration did not create; a Rollout
+	// mid-rollout; a Deployment overlapping the Rollout.
+	e.mustKubectl("", "patch", "rollout/other", "-n", e.NS, "--type=merge", "-p", `{"spec":{"template":{"metadata":{"labels":{"stepwise.dev/never-ready":"true"}}}}}`)
+	_, err = e.stepwise("migrate", "rollout/other", "--to-deployment")
+	e.G.Expect(err).To(MatchError(ContainSubstring("rollout.stepwise.dev/other is mid-rollout (")))
+	e.mustStepwise("undo", "other")
+	e.WaitComplete("other")
+	e.apply(strings.NewReplacer("name: web", "name: other", "app: web", "app: web-other-too").Replace(webDeployment(1, "v1", "taken")))
+	_, err = e.stepwise("migrate", "rollout/other", "--to-deployment")
+	e.G.Expect(err).To(MatchError(ContainSubstring("deployment.apps/other already exists: refusing to replace rollout.stepwise.dev/other by it")))
+	e.mustKubectl("", "delete", "deployment/other", "-n", e.NS, "--wait")
+	e.apply(strings.NewReplacer("name: web", "name: other-wide", "      app: web\n  template", "      tier: front\n  template", "app: web", "app: web-other\n        tier: front").
+		Replace(webDeployment(1, "v1", "wide")))
+	_, err = e.stepwise("migrate", "rollout/other", "--to-deployment")
+	e.G.Expect(err).To(MatchError(ContainSubstring("rollout.stepwise.dev/other's selector overlaps deployment.apps/other-wide's")))
+	e.G.Expect(e.Get("other").Spec.Paused).To(BeFalse())
+	unchanged("going back")
 
 	// A Rollout using what a Deployment cannot express stays a Rollout.
 	e.mustKubectl("", "patch", "rollout/other", "-n", e.NS, "--type=merge", "-p", `{"spec":{"progressGates":["example.com/ok"]}}`)
