@@ -58,14 +58,24 @@ func indexByController(obj client.Object) []string {
 }
 
 // podWatchersIndex holds the Rollouts that look at their pods (progress gates, abortOn) under
-// "true": the only ones a pod event may concern.
+// "true", and those that count terminating pods (Recreate, TerminationComplete) under
+// "terminating", which look at pods only on a server whose ReplicaSets do not report them: the
+// only ones a pod event may concern.
 const podWatchersIndex = "stepwise.dev/watches-pods"
 
 func indexByPodWatchers(obj client.Object) []string {
-	if ro, ok := obj.(*stepwisev1alpha1.Rollout); ok && (len(ro.Spec.ProgressGates) > 0 || ro.Spec.AbortOn != nil) {
-		return []string{"true"}
+	ro, ok := obj.(*stepwisev1alpha1.Rollout)
+	if !ok {
+		return nil
 	}
-	return nil
+	var keys []string
+	if len(ro.Spec.ProgressGates) > 0 || ro.Spec.AbortOn != nil {
+		keys = append(keys, "true")
+	}
+	if ro.Spec.Strategy.Type == stepwisev1alpha1.RecreateRolloutStrategyType || ro.Spec.PodReplacementPolicy == stepwisev1alpha1.PodReplacementPolicyTerminationComplete {
+		keys = append(keys, "terminating")
+	}
+	return keys
 }
 
 // trimPod keeps what maps a pod event to its Rollout (podWatcherForPod): the key, the

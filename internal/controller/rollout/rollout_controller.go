@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -34,9 +35,13 @@ type Reconciler struct {
 	// fresh decides when a reconcile waits for a fresher cache or skips a write.
 	fresh freshness.Tracker
 	// podWatch starts the pod watch that wakes Rollouts with progress gates or abortOn, when
-	// the first one is reconciled: without such Rollouts the controller watches no pods (set by
-	// SetupWithManager).
+	// the first one is reconciled, or those counting terminating pods on a server whose
+	// ReplicaSets do not report them: without such Rollouts the controller watches no pods
+	// (set by SetupWithManager).
 	podWatch *lazyWatch
+	// countsTerminatingPods is set once the server was found not to report terminating pods:
+	// pod events then also wake Recreate and TerminationComplete Rollouts.
+	countsTerminatingPods atomic.Bool
 }
 
 // NewReconciler returns a Reconciler wired to the manager.
@@ -98,6 +103,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, r.rollback(ctx, ro, snap, request) // the spec change brings us back
 	}
 	if snap, err = r.gateAvailability(ctx, ro, snap); err != nil {
+		return ctrl.Result{}, err
+	}
+	if snap, err = r.terminatingPods(ctx, ro, snap); err != nil {
 		return ctrl.Result{}, err
 	}
 	if snap.NewRevisionPods, err = r.newRevisionPods(ctx, ro, snap); err != nil {

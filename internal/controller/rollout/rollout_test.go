@@ -98,7 +98,7 @@ func TestRecreateNeverOverlaps(t *testing.T) {
 	e := newEnv(t)
 	ro := e.newRollout(3, one, one, "app:v1")
 	ro.Spec.Strategy = stepwisev1alpha1.RolloutStrategy{Type: stepwisev1alpha1.RecreateRolloutStrategyType}
-	setTerminationDelay(ro, "1s")
+	setTerminationDelay(ro, "2s")
 	e.Settle(ro, observe.Bounds{MaxReplicas: 3, Exclusive: true})
 
 	e.SetImage("web", "app:v2")

@@ -185,6 +185,35 @@ func (r *Reconciler) gateAvailability(ctx context.Context, ro *stepwisev1alpha1.
 	return planner.WithProgressGates(snap, pods.Items), nil
 }
 
+// terminatingPods counts, on a server whose ReplicaSets do not report terminating pods
+// (before Kubernetes 1.35), each ReplicaSet's terminating pods from the pods' metadata, read
+// past the cache, for a rollout under way that waits for them (planner.NeedsTerminatingPods):
+// Recreate then starts no new pod while an old one terminates, as on a newer server.
+func (r *Reconciler) terminatingPods(ctx context.Context, ro *stepwisev1alpha1.Rollout, snap planner.Snapshot) (planner.Snapshot, error) {
+	if !planner.NeedsTerminatingPods(snap) {
+		return snap, nil
+	}
+	// A pod that finishes terminating changes no ReplicaSet status on such a server: only a
+	// pod event tells.
+	if !r.countsTerminatingPods.Swap(true) {
+		ctrl.LoggerFrom(ctx).V(1).Info("ReplicaSets do not report terminating pods (Kubernetes before 1.35): counting them from the pods")
+	}
+	if err := r.watchPods(ctx); err != nil {
+		return snap, err
+	}
+	selector, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector)
+	if err != nil {
+		return snap, fmt.Errorf("parsing selector: %w", err)
+	}
+	pods := &metav1.PartialObjectMetadataList{}
+	pods.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PodList"))
+	if err := r.APIReader.List(ctx, pods, client.InNamespace(ro.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+		return snap, fmt.Errorf("listing pods to count terminating ones (the ReplicaSets do not report them): %w", err)
+	}
+	ctrl.LoggerFrom(ctx).V(4).Info("Counted terminating pods from the pods: the ReplicaSets do not report them", "pods", len(pods.Items))
+	return planner.WithTerminatingPods(snap, pods.Items), nil
+}
+
 // newRevisionPods are, for a Rollout with abortOn whose new revision is rolling out, that
 // revision's pods, read past the cache (which holds only their metadata).
 func (r *Reconciler) newRevisionPods(ctx context.Context, ro *stepwisev1alpha1.Rollout, snap planner.Snapshot) ([]corev1.Pod, error) {

@@ -61,8 +61,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 }
 
 // podWatcherForPod maps a pod to the Rollout whose ReplicaSet controls it, only when that
-// Rollout has progress gates or abortOn: someone setting a gate condition, or a container
-// restarting or waiting, are pod changes the ReplicaSet's own status does not report. Most
+// Rollout has progress gates or abortOn, or counts terminating pods the ReplicaSets do not
+// report: someone setting a gate condition, a container restarting or waiting, or a pod
+// finishing its termination (before Kubernetes 1.35), are pod changes the ReplicaSet's own
+// status does not report. Most
 // namespaces have no such Rollout, and one index lookup settles those without copying
 // anything out of the cache.
 func (r *Reconciler) podWatcherForPod(ctx context.Context, pod client.Object) []reconcile.Request {
@@ -70,10 +72,18 @@ func (r *Reconciler) podWatcherForPod(ctx context.Context, pod client.Object) []
 	if ref == nil || ref.Kind != "ReplicaSet" {
 		return nil
 	}
+	keys := []string{"true"}
+	if r.countsTerminatingPods.Load() {
+		keys = append(keys, "terminating")
+	}
 	gated := &stepwisev1alpha1.RolloutList{}
-	if err := r.List(ctx, gated, client.InNamespace(pod.GetNamespace()), client.MatchingFields{podWatchersIndex: "true"}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Listing Rollouts with progress gates for a pod", "Pod", klog.KObj(pod))
-		return nil
+	for _, key := range keys {
+		list := &stepwisev1alpha1.RolloutList{}
+		if err := r.List(ctx, list, client.InNamespace(pod.GetNamespace()), client.MatchingFields{podWatchersIndex: key}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Listing Rollouts that look at their pods, for a pod", "Pod", klog.KObj(pod))
+			return nil
+		}
+		gated.Items = append(gated.Items, list.Items...)
 	}
 	if len(gated.Items) == 0 {
 		return nil
