@@ -83,6 +83,14 @@ test-differential: tools ## The full differential matrix against the built-in De
 	STEPWISE_DIFFERENTIAL=full STEPWISE_TERMINATION_DELAY=$(TERMINATION_DELAY) go test -count=1 -timeout 60m -v \
 		-run 'TestDifferentialAgainstDeployment|TestHellok8sStory|TestScalingMidRollout|TestCanarySteps|TestPartition' ./internal/controller/rollout/
 
+KUBERNETES_VERSION ?= 1.34.4
+COMPAT_DIR = $(CURDIR)/.local/k8s/$(KUBERNETES_VERSION)
+
+.PHONY: test-compat
+test-compat: tools ## The integration, e2e and install tests on a cluster of KUBERNETES_VERSION (1.34.4, 1.35.4, 1.36.3, 1.37.2), its components built into .local/k8s/VERSION once (docs/compatibility.md).
+	hack/compat-tools.sh $(KUBERNETES_VERSION) $(COMPAT_DIR)
+	STEPWISE_BIN_DIR=$(COMPAT_DIR)/bin go test $(GO_TEST_FLAGS) ./internal/controller/rollout/ ./test/e2e/ ./test/install/
+
 .PHONY: bench
 bench: tools ## Benchmark Stepwise against the built-in Deployment controller (about an hour; BENCH_FLAGS="-matrix full" for every case); results in .local/bench/ (BENCH_FLAGS="-out DIR" to keep them elsewhere).
 	go run ./test/bench/cmd/bench -out .local/bench $(BENCH_FLAGS)
