@@ -43,7 +43,15 @@ func (p *planning) sync() {
 func (p *planning) scaleToReplicas() {
 	replicas := p.params.Replicas
 	if target := p.activeOrLatest(); target != nil {
-		p.scale(target, replicas, false, fmt.Sprintf("the only active ReplicaSet takes all %d desired replicas", replicas))
+		size, reason := replicas, fmt.Sprintf("the only active ReplicaSet takes all %d desired replicas", replicas)
+		if current := *target.Spec.Replicas; replicas > current && p.params.PodReplacement != stepwisev1alpha1.PodReplacementPolicyReplicaSetSizes {
+			// Pods of ReplicaSets already scaled to 0 may still exist: they keep their room.
+			if size = current + p.roomToGrow(replicas-current); size < replicas {
+				reason = fmt.Sprintf("the only active ReplicaSet grows toward %d desired replicas as far as pods that still exist leave room (%d + %d maxSurge)",
+					replicas, replicas, p.params.MaxSurge)
+			}
+		}
+		p.scale(target, size, false, reason)
 		return
 	}
 	if p.newSaturated() {
