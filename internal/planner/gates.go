@@ -27,15 +27,7 @@ func WithProgressGates(s Snapshot, pods []corev1.Pod) Snapshot {
 		}
 		return out
 	}
-	out := s
-	out.Old = nil
-	for _, rs := range s.Old {
-		out.Old = append(out.Old, gated(rs))
-	}
-	if s.New != nil {
-		out.New = gated(s.New)
-	}
-	return out
+	return s.withReplicaSets(gated)
 }
 
 // progressed reports whether a pod counts toward progress: not terminating, Ready for at

@@ -47,6 +47,19 @@ func (s Snapshot) All() []*appsv1.ReplicaSet {
 	return all
 }
 
+// withReplicaSets returns s with each ReplicaSet replaced by what replace returns for it.
+func (s Snapshot) withReplicaSets(replace func(*appsv1.ReplicaSet) *appsv1.ReplicaSet) Snapshot {
+	out := s
+	out.Old = nil
+	for _, rs := range s.Old {
+		out.Old = append(out.Old, replace(rs))
+	}
+	if s.New != nil {
+		out.New = replace(s.New)
+	}
+	return out
+}
+
 // Plan is what the reconciler applies, in order: create or update the new ReplicaSet, scale,
 // delete.
 type Plan struct {

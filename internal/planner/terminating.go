@@ -56,13 +56,5 @@ func WithTerminatingPods(s Snapshot, pods []metav1.PartialObjectMetadata) Snapsh
 		}
 		return out
 	}
-	out := s
-	out.Old = nil
-	for _, rs := range s.Old {
-		out.Old = append(out.Old, counted(rs))
-	}
-	if s.New != nil {
-		out.New = counted(s.New)
-	}
-	return out
+	return s.withReplicaSets(counted)
 }

@@ -469,7 +469,9 @@ func (o *Options) finishToDeployment(ctx context.Context, c client.WithWatch, d 
 		return fmt.Errorf("deployment.apps/%s found no ReplicaSet of its template among those it adopted: it stays paused, nothing was restarted; "+
 			"compare its template with the ReplicaSets', or run again with --force to let it roll out its template", key.Name)
 	}
-	deploymentRevision := func(rs *appsv1.ReplicaSet) int64 { return annotationRevision(rs, migration.DeploymentRevisionAnnotation) }
+	deploymentRevision := func(rs *appsv1.ReplicaSet) int64 {
+		return annotationRevision(rs, migration.DeploymentRevisionAnnotation)
+	}
 	fmt.Fprintf(o.Out, "deployment.apps/%s adopted %s\n", key.Name, describeReplicaSets(adopted, current, deploymentRevision))
 	if err := o.retargetHPAs(ctx, c, key, stepwisev1alpha1.GroupVersion.String(), "Rollout", "apps/v1", "Deployment", m.updateHPA); err != nil {
 		return errResume(err, args)

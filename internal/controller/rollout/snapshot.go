@@ -171,15 +171,8 @@ func (r *Reconciler) gateAvailability(ctx context.Context, ro *stepwisev1alpha1.
 	if len(ro.Spec.ProgressGates) == 0 {
 		return snap, nil
 	}
-	if err := r.watchPods(ctx); err != nil {
-		return snap, err
-	}
-	selector, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector)
-	if err != nil {
-		return snap, fmt.Errorf("parsing selector: %w", err)
-	}
 	pods := &corev1.PodList{}
-	if err := r.APIReader.List(ctx, pods, client.InNamespace(ro.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+	if err := r.listWatchedPods(ctx, ro.Namespace, ro.Spec.Selector, pods); err != nil {
 		return snap, fmt.Errorf("listing pods for progress gates: %w", err)
 	}
 	return planner.WithProgressGates(snap, pods.Items), nil
@@ -198,16 +191,9 @@ func (r *Reconciler) terminatingPods(ctx context.Context, ro *stepwisev1alpha1.R
 	if !r.countsTerminatingPods.Swap(true) {
 		ctrl.LoggerFrom(ctx).V(1).Info("ReplicaSets do not report terminating pods (Kubernetes before 1.35): counting them from the pods")
 	}
-	if err := r.watchPods(ctx); err != nil {
-		return snap, err
-	}
-	selector, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector)
-	if err != nil {
-		return snap, fmt.Errorf("parsing selector: %w", err)
-	}
 	pods := &metav1.PartialObjectMetadataList{}
 	pods.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PodList"))
-	if err := r.APIReader.List(ctx, pods, client.InNamespace(ro.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+	if err := r.listWatchedPods(ctx, ro.Namespace, ro.Spec.Selector, pods); err != nil {
 		return snap, fmt.Errorf("listing pods to count terminating ones (the ReplicaSets do not report them): %w", err)
 	}
 	ctrl.LoggerFrom(ctx).V(4).Info("Counted terminating pods from the pods: the ReplicaSets do not report them", "pods", len(pods.Items))
@@ -221,18 +207,24 @@ func (r *Reconciler) newRevisionPods(ctx context.Context, ro *stepwisev1alpha1.R
 		status.Complete(&ro.Status, ptr.Deref(ro.Spec.Replicas, 1), ro.Generation) {
 		return nil, nil
 	}
-	if err := r.watchPods(ctx); err != nil {
-		return nil, err
-	}
-	selector, err := metav1.LabelSelectorAsSelector(snap.New.Spec.Selector)
-	if err != nil {
-		return nil, fmt.Errorf("parsing the new ReplicaSet's selector: %w", err)
-	}
 	pods := &corev1.PodList{}
-	if err := r.APIReader.List(ctx, pods, client.InNamespace(ro.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+	if err := r.listWatchedPods(ctx, ro.Namespace, snap.New.Spec.Selector, pods); err != nil {
 		return nil, fmt.Errorf("listing the new revision's pods for abortOn: %w", err)
 	}
 	return pods.Items, nil
+}
+
+// listWatchedPods starts the pod watch (pod events matter from now on), then lists the pods of
+// namespace that selector selects, past the cache, which holds only their metadata.
+func (r *Reconciler) listWatchedPods(ctx context.Context, namespace string, selector *metav1.LabelSelector, pods client.ObjectList) error {
+	if err := r.watchPods(ctx); err != nil {
+		return err
+	}
+	sel, err := metav1.LabelSelectorAsSelector(selector)
+	if err != nil {
+		return fmt.Errorf("parsing selector: %w", err)
+	}
+	return r.APIReader.List(ctx, pods, client.InNamespace(namespace), client.MatchingLabelsSelector{Selector: sel})
 }
 
 // watchPods starts the pod watch, once.
