@@ -248,38 +248,13 @@ func (o *Options) finishToRollout(ctx context.Context, c client.WithWatch, ro *s
 	if err != nil {
 		return errResume(err, args)
 	}
-	var adopted []*appsv1.ReplicaSet
-	var current *appsv1.ReplicaSet
-	err = wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		if err := c.Get(ctx, key, &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
-			return false, client.IgnoreNotFound(err)
-		}
-		if err := c.Get(ctx, key, ro); err != nil {
-			return false, err
-		}
-		rss, err := selectedReplicaSets(ctx, c, key.Namespace, ro.Spec.Selector, nil)
-		if err != nil {
-			return false, err
-		}
-		adopted = nil
-		for _, rs := range rss {
-			if !metav1.IsControlledBy(rs, ro) {
-				return false, nil // still an orphan, or held by the Deployment
-			}
-			adopted = append(adopted, rs)
-		}
+	adopted, current, err := waitForHandOver(ctx, c, &appsv1.Deployment{}, ro, objectRef(key.Name), func() (*metav1.LabelSelector, *corev1.PodTemplateSpec, bool, int32) {
 		progressing := apimeta.FindStatusCondition(ro.Status.Conditions, stepwisev1alpha1.ConditionProgressing)
-		current = migration.CurrentReplicaSet(&ro.Spec.Template, adopted)
-		return ro.Status.ObservedGeneration >= ro.Generation && (progressing == nil || progressing.Reason != stepwisev1alpha1.ReasonDeploymentOwnsReplicaSets) &&
-			(current == nil || ro.Status.UpdatedReplicas == current.Status.Replicas), nil
-	})
+		observed := ro.Status.ObservedGeneration >= ro.Generation && (progressing == nil || progressing.Reason != stepwisev1alpha1.ReasonDeploymentOwnsReplicaSets)
+		return ro.Spec.Selector, &ro.Spec.Template, observed, ro.Status.UpdatedReplicas
+	}, m.force, args)
 	if err != nil {
-		return errResume(fmt.Errorf("waiting for rollout.stepwise.dev/%s to adopt the Deployment's ReplicaSets: %w", key.Name, timeoutError(ctx, err)), args)
-	}
-	if current == nil && len(adopted) > 0 && !m.force {
-		// Resumed, the Rollout would start a new revision and replace every pod.
-		return fmt.Errorf("rollout.stepwise.dev/%s found no ReplicaSet of its template among those it adopted: it stays paused, nothing was restarted; "+
-			"compare its template with the ReplicaSets', or run again with --force to let it roll out its template", key.Name)
+		return err
 	}
 	fmt.Fprintf(o.Out, "rollout.stepwise.dev/%s adopted %s\n", key.Name, describeReplicaSets(adopted, current, revision.Of))
 	if err := o.retargetHPAs(ctx, c, key, "apps/v1", "Deployment", stepwisev1alpha1.GroupVersion.String(), "Rollout", m.updateHPA); err != nil {
@@ -438,36 +413,11 @@ func (o *Options) finishToDeployment(ctx context.Context, c client.WithWatch, d 
 		}
 		fmt.Fprintf(o.Out, "rollout.stepwise.dev/%s deleted, its ReplicaSets handed to deployment.apps/%s\n", key.Name, key.Name)
 	}
-	var adopted []*appsv1.ReplicaSet
-	var current *appsv1.ReplicaSet
-	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		if err := c.Get(ctx, key, &stepwisev1alpha1.Rollout{}); !apierrors.IsNotFound(err) {
-			return false, client.IgnoreNotFound(err)
-		}
-		if err := c.Get(ctx, key, d); err != nil {
-			return false, err
-		}
-		rss, err := selectedReplicaSets(ctx, c, key.Namespace, d.Spec.Selector, nil)
-		if err != nil {
-			return false, err
-		}
-		adopted = nil
-		for _, rs := range rss {
-			if !metav1.IsControlledBy(rs, d) {
-				return false, nil // an orphan the Deployment has yet to adopt
-			}
-			adopted = append(adopted, rs)
-		}
-		current = migration.CurrentReplicaSet(&d.Spec.Template, adopted)
-		return d.Status.ObservedGeneration >= d.Generation && (current == nil || d.Status.UpdatedReplicas == current.Status.Replicas), nil
-	})
+	adopted, current, err := waitForHandOver(ctx, c, &stepwisev1alpha1.Rollout{}, d, "deployment.apps/"+key.Name, func() (*metav1.LabelSelector, *corev1.PodTemplateSpec, bool, int32) {
+		return d.Spec.Selector, &d.Spec.Template, d.Status.ObservedGeneration >= d.Generation, d.Status.UpdatedReplicas
+	}, m.force, args)
 	if err != nil {
-		return errResume(fmt.Errorf("waiting for deployment.apps/%s to take the ReplicaSet of its template as its own (it stays paused until then): %w",
-			key.Name, timeoutError(ctx, err)), args)
-	}
-	if current == nil && len(adopted) > 0 && !m.force {
-		return fmt.Errorf("deployment.apps/%s found no ReplicaSet of its template among those it adopted: it stays paused, nothing was restarted; "+
-			"compare its template with the ReplicaSets', or run again with --force to let it roll out its template", key.Name)
+		return err
 	}
 	deploymentRevision := func(rs *appsv1.ReplicaSet) int64 {
 		return annotationRevision(rs, migration.DeploymentRevisionAnnotation)
@@ -508,6 +458,51 @@ func (o *Options) finishToDeployment(ctx context.Context, c client.WithWatch, d 
 	}
 	fmt.Fprintf(o.Out, "rollout.stepwise.dev/%s migrated to deployment.apps/%s%s\n", key.Name, key.Name, map[bool]string{true: " (paused, as the Rollout was)"}[source.Paused])
 	return nil
+}
+
+// waitForHandOver waits until the source (an empty object of its kind) is gone and target
+// controls every ReplicaSet its selector selects, has been observed by its controller and
+// counts the ReplicaSet of its template as updated; read gives target's selector, template,
+// whether it was observed, and its updated pods, as last read. It returns the ReplicaSets and
+// the current one (nil: none). Without force, a target that found no ReplicaSet of its
+// template among those it adopted is refused: resumed, it would start a new revision and
+// replace every pod.
+func waitForHandOver(ctx context.Context, c client.Client, source, target client.Object, ref string,
+	read func() (*metav1.LabelSelector, *corev1.PodTemplateSpec, bool, int32), force bool, args string) ([]*appsv1.ReplicaSet, *appsv1.ReplicaSet, error) {
+	key := client.ObjectKeyFromObject(target)
+	var adopted []*appsv1.ReplicaSet
+	var current *appsv1.ReplicaSet
+	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		if err := c.Get(ctx, key, source); !apierrors.IsNotFound(err) {
+			return false, client.IgnoreNotFound(err)
+		}
+		if err := c.Get(ctx, key, target); err != nil {
+			return false, err
+		}
+		selector, template, observed, updated := read()
+		rss, err := selectedReplicaSets(ctx, c, key.Namespace, selector, nil)
+		if err != nil {
+			return false, err
+		}
+		adopted = nil
+		for _, rs := range rss {
+			if !metav1.IsControlledBy(rs, target) {
+				return false, nil // still an orphan, or held by the source
+			}
+			adopted = append(adopted, rs)
+		}
+		current = migration.CurrentReplicaSet(template, adopted)
+		return observed && (current == nil || updated == current.Status.Replicas), nil
+	})
+	if err != nil {
+		return nil, nil, errResume(fmt.Errorf("waiting for %s to adopt the ReplicaSets and take the one of its template as its own (it stays paused until then): %w",
+			ref, timeoutError(ctx, err)), args)
+	}
+	if current == nil && len(adopted) > 0 && !force {
+		return nil, nil, fmt.Errorf("%s found no ReplicaSet of its template among those it adopted: it stays paused, nothing was restarted; "+
+			"compare its template with the ReplicaSets', or run again with --force to let it roll out its template", ref)
+	}
+	return adopted, current, nil
 }
 
 // refuseOverlaps refuses a migration when a Rollout or a Deployment other than source selects
